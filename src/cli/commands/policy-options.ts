@@ -1,0 +1,13 @@
+import type { Command } from 'commander';
+
+/** The transfer-policy flags every fetching command shares (download now, redownload later). */
+export function addPolicyOptions(cmd: Command): Command {
+  return cmd
+    .option('--retry-delays <seconds>', 'waits before each retry, comma-separated seconds (default 60,180,300)')
+    .option('--max-retry-after <seconds>', "longest server Retry-After to honour before failing the file (default 900)")
+    .option('--speed-floor <rate>', 'below this speed for --speed-window the transfer counts as throttled (default 10KiB; 0 = off)')
+    .option('--speed-window <seconds>', 'sliding window for the speed floor (default 30)')
+    .option('--timeout <seconds>', 'longest wait for headers or for the next body bytes (default 60)')
+    .option('--connect-timeout <seconds>', 'TCP/TLS connect timeout (default 30)')
+    .option('--max-redirects <n>', 'redirects to follow (default 10)');
+}

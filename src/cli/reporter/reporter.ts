@@ -1,0 +1,20 @@
+import type { DownloadEvent, DownloadResult } from '../../engine/types.js';
+
+/** Renders what the core reports. Chosen once per run: TTY bars or plain lines. */
+export interface Reporter {
+  /** A file is about to be fetched. */
+  begin(label: string): void;
+  event(event: DownloadEvent): void;
+  /** The file's outcome. */
+  end(result: DownloadResult): void;
+  info(text: string): void;
+  warn(text: string): void;
+  error(text: string): void;
+  close(): void;
+}
+
+export interface ReporterOptions {
+  readonly stream: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  readonly quiet: boolean;
+  readonly color: boolean;
+}

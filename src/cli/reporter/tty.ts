@@ -1,0 +1,115 @@
+import { basename } from 'node:path';
+import cliProgress from 'cli-progress';
+import { Chalk, type ChalkInstance } from 'chalk';
+import type { DownloadEvent, DownloadResult } from '../../engine/types.js';
+import { redactUrl } from '../../http/credentials.js';
+import { formatBytes } from '../../util/units.js';
+import { describeResult, describeRetry } from './describe.js';
+import type { Reporter, ReporterOptions } from './reporter.js';
+
+/** For a person at a terminal: one live bar for the current file, coloured outcome lines. */
+export class TtyReporter implements Reporter {
+  readonly #opts: ReporterOptions;
+  readonly #chalk: ChalkInstance;
+  #bar: cliProgress.SingleBar | undefined;
+  #name = '';
+  #prefix = '';
+
+  constructor(opts: ReporterOptions) {
+    this.#opts = opts;
+    this.#chalk = new Chalk({ level: opts.color ? 1 : 0 });
+  }
+
+  /** Shown before the file name, e.g. `[3/40]` in a batch. */
+  setPrefix(prefix: string): void {
+    this.#prefix = prefix;
+  }
+
+  #stopBar(): void {
+    this.#bar?.stop();
+    this.#bar = undefined;
+  }
+
+  #print(text: string): void {
+    const bar = this.#bar;
+    this.#stopBar();
+    this.#opts.stream.write(`${text}\n`);
+    if (bar) this.#bar = bar;
+  }
+
+  begin(label: string): void {
+    this.#name = redactUrl(label);
+  }
+
+  event(event: DownloadEvent): void {
+    if (this.#opts.quiet) return;
+    switch (event.type) {
+      case 'transfer':
+        this.#name = basename(event.path);
+        this.#startBar(event.total ?? 0, event.offset);
+        break;
+      case 'progress':
+        if (!this.#bar) this.#startBar(event.total ?? 0, event.bytes);
+        if (event.total !== undefined && this.#bar?.getTotal() !== event.total) this.#bar?.setTotal(event.total);
+        this.#bar?.update(event.bytes, {
+          bytes: formatBytes(event.bytes),
+          totalText: event.total === undefined ? '?' : formatBytes(event.total),
+          speed: `${formatBytes(Math.round(event.bytesPerSec))}/s`,
+        });
+        break;
+      case 'retry':
+        this.#stopBar();
+        this.#opts.stream.write(`${this.#chalk.yellow(describeRetry(event))}\n`);
+        break;
+      case 'restart':
+        this.#stopBar();
+        this.#opts.stream.write(`${this.#chalk.yellow(`restart: ${event.reason}`)}\n`);
+        break;
+      default:
+        break;
+    }
+  }
+
+  #startBar(total: number, value: number): void {
+    this.#stopBar();
+    const bar = new cliProgress.SingleBar(
+      {
+        stream: this.#opts.stream,
+        format: `${this.#prefix ? `${this.#prefix} ` : ''}${this.#name} {bar} {percentage}% {bytes}/{totalText} {speed} ETA {eta_formatted}`,
+        hideCursor: true,
+        clearOnComplete: true,
+        barsize: 24,
+        etaBuffer: 40,
+        fps: 8,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(total, value, { bytes: formatBytes(value), totalText: total ? formatBytes(total) : '?', speed: '' });
+    this.#bar = bar;
+  }
+
+  end(result: DownloadResult): void {
+    this.#stopBar();
+    const text = describeResult(result);
+    if (result.status === 'failed') this.#opts.stream.write(`${this.#chalk.red(text)}\n`);
+    else if (!this.#opts.quiet) {
+      this.#opts.stream.write(`${result.status === 'done' ? this.#chalk.green(text) : this.#chalk.dim(text)}\n`);
+    }
+  }
+
+  info(text: string): void {
+    if (!this.#opts.quiet) this.#print(text);
+  }
+
+  warn(text: string): void {
+    this.#print(this.#chalk.yellow(`warning: ${text}`));
+  }
+
+  error(text: string): void {
+    this.#print(this.#chalk.red(`error: ${text}`));
+  }
+
+  close(): void {
+    this.#stopBar();
+  }
+}

@@ -1,0 +1,206 @@
+import { pathExists } from '../util/fs.js';
+import { join } from 'node:path';
+import type { Dispatcher } from 'undici';
+import { DlrError } from '../errors.js';
+import { filenameFromContentDisposition } from '../http/content-disposition.js';
+import { sendRequest, type HttpResponse } from '../http/request.js';
+import { errorForStatus, header, messageFromErrorBody } from '../http/status-error.js';
+import type { ResolvedPolicy } from '../options.js';
+import { USER_AGENT } from '../version.js';
+import { PartFile, SIDECAR_VERSION, type Sidecar } from './part-file.js';
+import { classifyResponse, ifRangeValue, type PartState } from './resume.js';
+import { nameFromUrl, safeFileName } from './safe-name.js';
+import { contentEncodingOf, transferBody } from './transfer.js';
+import type { DownloadEvent } from './types.js';
+
+/** Mutable facts about one file that persist across its attempts. */
+export interface FileState {
+  readonly url: URL;
+  readonly sidecarUrl: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly dir: string;
+  readonly overwrite: boolean;
+  /** Known up front (given by the caller) or learned from the first response. */
+  finalPath: string | undefined;
+  bytesFetched: number;
+}
+
+export interface AttemptContext {
+  readonly policy: ResolvedPolicy;
+  readonly dispatcher: Dispatcher;
+  readonly signal: AbortSignal | undefined;
+  readonly emit: (event: DownloadEvent) => void;
+  readonly attempt: number;
+}
+
+export type AttemptOutcome =
+  | { readonly kind: 'done'; readonly size: number }
+  | { readonly kind: 'skipped' }
+  /** Ask again at once, without waiting: the answer could not be used but nothing failed. */
+  | { readonly kind: 'again'; readonly reason: string };
+
+/** Error bodies are read only this far, for their message. */
+const ERROR_BODY_LIMIT = 16 * 1024;
+
+/** One HTTP request for the file and, if the answer is usable, its body into the part. */
+export async function runAttempt(file: FileState, ctx: AttemptContext): Promise<AttemptOutcome> {
+  const part = file.finalPath === undefined ? undefined : new PartFile(file.finalPath);
+  const state = part ? await usablePartState(part, file) : { offset: 0, sidecar: undefined };
+
+  const headers: Record<string, string> = {
+    'user-agent': USER_AGENT,
+    // A model file is already compressed; a coded body would also break ranges.
+    'accept-encoding': 'identity',
+    ...file.headers,
+  };
+  if (state.offset > 0) {
+    headers.range = `bytes=${state.offset}-`;
+    const validator = state.sidecar ? ifRangeValue(state.sidecar) : undefined;
+    if (validator !== undefined) headers['if-range'] = validator;
+  }
+  ctx.emit({ type: 'request', attempt: ctx.attempt, url: file.url.href, offset: state.offset });
+  const res = await sendRequest(
+    { url: file.url, headers, signal: ctx.signal },
+    { dispatcher: ctx.dispatcher, maxRedirects: ctx.policy.maxRedirects, idleTimeoutMs: ctx.policy.idleTimeoutMs },
+  );
+  try {
+    return await handleResponse(res, part, state, file, ctx);
+  } finally {
+    // Whatever path we took, never leave a body half-read on the socket.
+    if (!res.body.destroyed && !res.body.readableEnded) res.body.destroy();
+  }
+}
+
+async function handleResponse(
+  res: HttpResponse,
+  knownPart: PartFile | undefined,
+  state: PartState,
+  file: FileState,
+  ctx: AttemptContext,
+): Promise<AttemptOutcome> {
+  const rangeSent = state.offset > 0;
+  if (res.status < 200 || res.status >= 300) {
+    if (!(res.status === 416 && rangeSent)) throw await statusError(res);
+  }
+
+  let part = knownPart;
+  if (part === undefined) {
+    // The name comes from this first answer; only now can we look for a part to resume.
+    const name = safeFileName(filenameFromContentDisposition(header(res.headers, 'content-disposition')) ?? nameFromUrl(file.url));
+    file.finalPath = join(file.dir, name);
+    if (!file.overwrite && (await pathExists(file.finalPath))) return { kind: 'skipped' };
+    part = new PartFile(file.finalPath);
+    const found = await usablePartState(part, file);
+    if (found.offset > 0) return { kind: 'again', reason: 'resuming the existing part' };
+  }
+  const finalPath = part.finalPath;
+
+  const decision = classifyResponse(state, res.status, res.headers);
+  if (decision.action === 'complete') {
+    await part.commit();
+    return { kind: 'done', size: decision.total };
+  }
+  if (decision.action === 'refetch') {
+    await part.discard();
+    ctx.emit({ type: 'restart', path: finalPath, reason: decision.reason });
+    return { kind: 'again', reason: decision.reason };
+  }
+
+  const encoding = contentEncodingOf(header(res.headers, 'content-encoding'));
+  const append = decision.action === 'append' && state.offset > 0;
+  if (append && encoding !== undefined) {
+    await part.discard();
+    return { kind: 'again', reason: 'a content-coded range cannot be appended' };
+  }
+  if (!append) {
+    if (state.offset > 0) ctx.emit({ type: 'restart', path: finalPath, reason: 'the server sent the whole file' });
+    await part.discard();
+    // A coded body cannot be resumed by byte offset, so it gets no sidecar: a leftover part without one is discarded.
+    if (encoding === undefined) await part.writeSidecar(sidecarFor(file, decision));
+  } else if (state.sidecar?.total === undefined && decision.total !== undefined) {
+    await part.writeSidecar(sidecarFor(file, { ...decision, validator: state.sidecar ?? decision.validator }));
+  }
+
+  const total = decision.total;
+  ctx.emit({ type: 'transfer', path: finalPath, offset: append ? state.offset : 0, total });
+  const startOffset = append ? state.offset : 0;
+  const handle = await part.open(append ? 'append' : 'create');
+  let received = 0;
+  let written: number;
+  try {
+    const out = await transferBody({
+      body: res.body,
+      handle,
+      partPath: part.partPath,
+      encoding,
+      policy: ctx.policy,
+      signal: ctx.signal,
+      onSample: (bytes, bytesPerSec) => {
+        received = bytes;
+        ctx.emit({ type: 'progress', path: finalPath, bytes: startOffset + bytes, total, bytesPerSec });
+      },
+    });
+    written = out.written;
+  } finally {
+    file.bytesFetched += received;
+    await handle.close().catch(() => undefined);
+  }
+
+  const size = startOffset + written;
+  if (decision.action === 'append' && total !== undefined && size === decision.end && size < total) {
+    // Some servers cap the length of a range; this answer was whole, so ask for the rest at once.
+    return { kind: 'again', reason: `the server sent bytes up to ${size} of ${total}` };
+  }
+  if (total !== undefined && size < total) {
+    throw new DlrError('network', `connection closed early: got ${size} of ${total} bytes`);
+  }
+  if (total !== undefined && size > total) {
+    await part.discard();
+    throw new DlrError('invalid-response', `the server sent ${size} bytes for a ${total}-byte file`);
+  }
+  await part.commit();
+  return { kind: 'done', size };
+}
+
+/** The part's state if it may be resumed for this URL; otherwise it is discarded and the state is empty. */
+async function usablePartState(part: PartFile, file: FileState): Promise<PartState> {
+  const found = await part.inspect();
+  if (found.offset === 0) return { offset: 0, sidecar: undefined };
+  const sidecar = found.sidecar;
+  // A part with no sidecar, or one written for another URL, is of unknown origin.
+  if (sidecar === undefined || sidecar.url !== file.sidecarUrl) {
+    await part.discard();
+    return { offset: 0, sidecar: undefined };
+  }
+  return { offset: found.offset, sidecar };
+}
+
+function sidecarFor(
+  file: FileState,
+  decision: { readonly total: number | undefined; readonly validator: { etag?: string; lastModified?: string } },
+): Sidecar {
+  return {
+    version: SIDECAR_VERSION,
+    url: file.sidecarUrl,
+    ...(decision.validator.etag !== undefined ? { etag: decision.validator.etag } : {}),
+    ...(decision.validator.lastModified !== undefined ? { lastModified: decision.validator.lastModified } : {}),
+    ...(decision.total !== undefined ? { total: decision.total } : {}),
+  };
+}
+
+async function statusError(res: HttpResponse): Promise<DlrError> {
+  let detail: string | undefined;
+  try {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= ERROR_BODY_LIMIT) break;
+    }
+    detail = messageFromErrorBody(Buffer.concat(chunks).toString('utf8'), header(res.headers, 'content-type'));
+  } catch {
+    // The status alone says enough.
+  }
+  return errorForStatus(res.status, res.headers, detail);
+}

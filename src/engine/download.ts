@@ -1,0 +1,114 @@
+import { pathExists } from '../util/fs.js';
+import { dirname, resolve } from 'node:path';
+import { DlrError, toDlrError } from '../errors.js';
+import { redactUrl, splitUserinfo } from '../http/credentials.js';
+import { createDispatcher } from '../http/dispatcher.js';
+import { parseHttpUrl } from '../http/parse-url.js';
+import { decideRetry } from '../policy/retry-policy.js';
+import { sleep } from '../util/sleep.js';
+import { runAttempt, type FileState } from './attempt.js';
+import { safeFileName } from './safe-name.js';
+import type { DownloadContext, DownloadEvent, DownloadRequest, DownloadResult } from './types.js';
+
+/**
+ * Answers that could not be used but cost no wait (a 206 from the wrong
+ * offset, a 416 for another size) are asked again at once; this many in a
+ * row without a byte of progress means the server is broken.
+ */
+const MAX_IMMEDIATE_REPEATS = 3;
+
+/**
+ * Moves one file from a URL to disk: `<final>.part` + sidecar, resume with
+ * Range/If-Range, retries per the policy, atomic rename on completion.
+ * Never throws for a failed transfer: the result says what happened, with a
+ * stable error code.
+ */
+export async function download(request: DownloadRequest, context: DownloadContext): Promise<DownloadResult> {
+  const started = performance.now();
+  const emit = (event: DownloadEvent) => context.onEvent?.(event);
+  const ownDispatcher = context.dispatcher === undefined ? createDispatcher(context.policy) : undefined;
+  const dispatcher = context.dispatcher ?? ownDispatcher!;
+  let attempts = 0;
+  let retries = 0;
+  let file: FileState | undefined;
+  const result = <T extends object>(extra: T) => ({
+    url: redactUrl(request.url),
+    path: file?.finalPath,
+    attempts,
+    retries,
+    bytesFetched: file?.bytesFetched ?? 0,
+    durationMs: performance.now() - started,
+    ...extra,
+  });
+
+  try {
+    file = prepare(request);
+    if (file.finalPath !== undefined && !file.overwrite && (await pathExists(file.finalPath))) {
+      return result({ status: 'skipped', reason: 'exists' } as const);
+    }
+    let repeats = 0;
+    let fetchedBefore = 0;
+    for (;;) {
+      attempts++;
+      try {
+        const outcome = await runAttempt(file, {
+          policy: context.policy,
+          dispatcher,
+          signal: context.signal,
+          emit,
+          attempt: attempts,
+        });
+        if (outcome.kind === 'done') return result({ status: 'done', size: outcome.size } as const);
+        if (outcome.kind === 'skipped') return result({ status: 'skipped', reason: 'exists' } as const);
+        repeats = file.bytesFetched > fetchedBefore ? 0 : repeats + 1;
+        fetchedBefore = file.bytesFetched;
+        if (repeats > MAX_IMMEDIATE_REPEATS) {
+          throw new DlrError('invalid-response', `the server keeps sending unusable answers: ${outcome.reason}`);
+        }
+      } catch (caught) {
+        const error = context.signal?.aborted ? new DlrError('interrupted', 'interrupted') : toDlrError(caught);
+        if (error.code === 'interrupted') return failed(error);
+        const decision = decideRetry({ retriesSoFar: retries, error, policy: context.policy });
+        if (!decision.retry) {
+          return failed(error, retries > 0 && error.retryable ? decision.reason : undefined);
+        }
+        retries++;
+        emit({ type: 'retry', retry: retries, delayMs: decision.delayMs, code: error.code, message: error.message });
+        await sleep(decision.delayMs, context.signal);
+        fetchedBefore = file.bytesFetched;
+        repeats = 0;
+      }
+    }
+  } catch (caught) {
+    return failed(context.signal?.aborted ? new DlrError('interrupted', 'interrupted') : toDlrError(caught));
+  } finally {
+    await ownDispatcher?.close().catch(() => undefined);
+  }
+
+  function failed(error: DlrError, note?: string): DownloadResult {
+    const message = note ? `${error.message} (${note})` : error.message;
+    return result({ status: 'failed', error: { code: error.code, message } } as const);
+  }
+}
+
+function prepare(request: DownloadRequest): FileState {
+  const parsed = parseHttpUrl(request.url);
+  const { url, authorization } = splitUserinfo(parsed);
+  const headers = { ...(authorization ? { authorization } : {}), ...request.headers };
+  const dest = request.dest;
+  const common = {
+    url,
+    // The sidecar ties a part to its URL without writing secrets to disk.
+    sidecarUrl: redactUrl(url),
+    headers,
+    overwrite: request.overwrite ?? false,
+    bytesFetched: 0,
+  };
+  if ('file' in dest) {
+    const finalPath = resolve(dest.file);
+    return { ...common, dir: dirname(finalPath), finalPath };
+  }
+  const dir = resolve(dest.dir);
+  const finalPath = dest.name === undefined ? undefined : resolve(dir, safeFileName(dest.name));
+  return { ...common, dir, finalPath };
+}

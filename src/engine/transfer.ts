@@ -1,0 +1,95 @@
+import { pipeline } from 'node:stream/promises';
+import { Transform, type Readable } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { DlrError, toDlrError } from '../errors.js';
+import type { ResolvedPolicy } from '../options.js';
+import { formatBytes } from '../util/units.js';
+import { PartWriter } from './part-file.js';
+import { SpeedMonitor } from './speed-floor.js';
+import type { FileHandle } from 'node:fs/promises';
+
+export interface TransferInput {
+  readonly body: Readable;
+  readonly handle: FileHandle;
+  readonly partPath: string;
+  /** Content-Encoding of the body, if it is not identity. */
+  readonly encoding: string | undefined;
+  readonly policy: ResolvedPolicy;
+  readonly signal: AbortSignal | undefined;
+  /** Called on every sample tick with bytes received so far in this transfer. */
+  readonly onSample: (received: number, bytesPerSec: number) => void;
+}
+
+export interface TransferOutput {
+  /** Bytes written to the part by this transfer. */
+  readonly written: number;
+  /** Body bytes received from the network (before decoding). */
+  readonly received: number;
+}
+
+/**
+ * Streams one response body into the part file with backpressure, watching
+ * the speed floor on a timer (never per chunk). On any failure the bytes
+ * already written stay in the part for the next attempt.
+ */
+export async function transferBody(input: TransferInput): Promise<TransferOutput> {
+  const { policy } = input;
+  const monitor = new SpeedMonitor(policy.speedFloorBytesPerSec, policy.speedWindowMs);
+  const floor = new AbortController();
+  let received = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      received += chunk.length;
+      monitor.add(chunk.length);
+      callback(null, chunk);
+    },
+  });
+  const timer = setInterval(() => {
+    const sample = monitor.sample();
+    input.onSample(received, sample.bytesPerSec);
+    if (sample.belowFloor) floor.abort();
+  }, policy.sampleIntervalMs);
+  const writer = new PartWriter(input.handle, input.partPath, policy.writeBufferBytes);
+  const signal = input.signal ? AbortSignal.any([input.signal, floor.signal]) : floor.signal;
+  const decoder = decoderFor(input.encoding);
+  try {
+    const stages = decoder ? [input.body, tap, decoder, writer] : [input.body, tap, writer];
+    await pipeline(stages, { signal });
+    return { written: writer.written, received };
+  } catch (error) {
+    if (floor.signal.aborted && !input.signal?.aborted) {
+      throw new DlrError(
+        'rate-limited',
+        `throttled: below ${formatBytes(policy.speedFloorBytesPerSec)}/s for ${policy.speedWindowMs / 1000}s`,
+      );
+    }
+    if (input.signal?.aborted) throw new DlrError('interrupted', 'interrupted', { cause: error });
+    throw toDlrError(error, { path: input.partPath });
+  } finally {
+    clearInterval(timer);
+    input.onSample(received, 0);
+  }
+}
+
+function decoderFor(encoding: string | undefined): Transform | undefined {
+  switch (encoding) {
+    case undefined:
+      return undefined;
+    case 'gzip':
+    case 'x-gzip':
+      return createGunzip();
+    case 'deflate':
+      return createInflate();
+    case 'br':
+      return createBrotliDecompress();
+    default:
+      throw new DlrError('invalid-response', `unsupported Content-Encoding: ${encoding}`);
+  }
+}
+
+/** The body's content coding, lower-cased, or undefined for identity. Only single codings are supported. */
+export function contentEncodingOf(value: string | undefined): string | undefined {
+  const text = value?.trim().toLowerCase();
+  if (!text || text === 'identity') return undefined;
+  return text;
+}

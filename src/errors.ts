@@ -1,0 +1,188 @@
+/**
+ * The one vocabulary of failure, shared from the engine to the user: the
+ * failures CSV, the summary, `--summary-json` and the exit code all read
+ * `error.code`, and retry decisions branch on it, never on message text.
+ */
+export type ErrorCode =
+  /** HTTP 429/503 or the transfer stayed under the speed floor. */
+  | 'rate-limited'
+  /** HTTP 401: no credentials or bad credentials. */
+  | 'auth-required'
+  /** HTTP 403: early access, no permission, or an expired signed URL. */
+  | 'forbidden'
+  /** HTTP 404/410. */
+  | 'not-found'
+  /** Any other 4xx, or a non-2xx that fits nowhere else. */
+  | 'http-error'
+  /** HTTP 5xx other than 503. */
+  | 'server-error'
+  /** Connection refused or reset, premature close, short body, DNS failure. */
+  | 'network'
+  /** Connect, header or idle-body timeout. */
+  | 'timeout'
+  /** Too many redirects, a redirect loop, or a redirect to a non-http(s) URL. */
+  | 'redirect'
+  /** The server answered something that cannot be the file (bad Content-Range, HTML instead of a model). */
+  | 'invalid-response'
+  /** The bytes on disk do not match the hash the source publishes. */
+  | 'hash-mismatch'
+  /** A history row that cannot be downloaded (empty or invalid URL, unsupported scheme). */
+  | 'invalid-row'
+  /** Writing the file failed: full disk, read-only or unwritable destination. */
+  | 'disk'
+  /** Stopped by a signal (SIGINT/SIGTERM) or an AbortSignal. */
+  | 'interrupted'
+  /** Bad command-line usage. */
+  | 'usage'
+  /** Bad configuration file or option value. */
+  | 'config'
+  /** Another run holds the lock. */
+  | 'locked'
+  /** A bug in dlr. */
+  | 'internal';
+
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['rate-limited', 'server-error', 'network', 'timeout']);
+
+export interface DlrErrorOptions {
+  readonly cause?: unknown;
+  /** HTTP status that caused the error, when there was one. */
+  readonly status?: number;
+  /** The server's Retry-After, already parsed and clamped, in ms. */
+  readonly retryAfterMs?: number;
+  /** Low-level detail such as an errno (`ECONNRESET`), kept beside the stable code. */
+  readonly detail?: string;
+}
+
+export class DlrError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number | undefined;
+  readonly retryAfterMs: number | undefined;
+  readonly detail: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: DlrErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'DlrError';
+    this.code = code;
+    this.status = options.status;
+    this.retryAfterMs = options.retryAfterMs;
+    this.detail = options.detail;
+  }
+
+  /** Whether waiting and trying again can help. */
+  get retryable(): boolean {
+    return RETRYABLE.has(this.code);
+  }
+}
+
+/** Bad command line: exit 2. */
+export class UsageError extends DlrError {
+  constructor(message: string) {
+    super('usage', message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Bad configuration value: exit 2. The message names the key. */
+export class ConfigError extends DlrError {
+  constructor(message: string) {
+    super('config', message);
+    this.name = 'ConfigError';
+  }
+}
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+/** EX_TEMPFAIL from sysexits.h: "try again later". */
+export const EXIT_LOCKED = 75;
+export const EXIT_INTERRUPTED = 130;
+
+/** The exit code for an error that ends the whole command. */
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof DlrError) {
+    switch (error.code) {
+      case 'usage':
+      case 'config':
+      case 'invalid-row':
+        return EXIT_USAGE;
+      case 'locked':
+        return EXIT_LOCKED;
+      case 'interrupted':
+        return EXIT_INTERRUPTED;
+      default:
+        return EXIT_FAILED;
+    }
+  }
+  return EXIT_FAILED;
+}
+
+const NETWORK_ERRNOS = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ENETDOWN',
+  'EHOSTDOWN',
+]);
+
+const DISK_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'EMFILE', 'EFBIG', 'EIO']);
+
+function errnoOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * Maps whatever a transfer threw (undici errors, errno errors, aborts) to a
+ * DlrError at the boundary where it happened, so nothing above has to guess.
+ */
+export function toDlrError(error: unknown, context: { path?: string } = {}): DlrError {
+  if (error instanceof DlrError) return error;
+  const errno = errnoOf(error);
+  const message = error instanceof Error ? error.message : String(error);
+  if ((error as { name?: string } | null)?.name === 'AbortError' || errno === 'ABORT_ERR') {
+    return new DlrError('interrupted', 'interrupted', { cause: error });
+  }
+  switch (errno) {
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return new DlrError('timeout', 'connect timeout', { cause: error, detail: errno });
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return new DlrError('timeout', 'timed out waiting for response headers', { cause: error, detail: errno });
+    case 'UND_ERR_BODY_TIMEOUT':
+      return new DlrError('timeout', 'no data received within the idle timeout', { cause: error, detail: errno });
+    case 'UND_ERR_SOCKET':
+    case 'UND_ERR_CLOSED':
+    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
+    case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
+      return new DlrError('network', `connection failed: ${message}`, { cause: error, detail: errno });
+    case 'UND_ERR_INVALID_ARG':
+      return new DlrError('invalid-response', message, { cause: error, detail: errno });
+    default:
+      break;
+  }
+  if (errno !== undefined && NETWORK_ERRNOS.has(errno)) {
+    return new DlrError('network', `connection failed: ${errno}`, { cause: error, detail: errno });
+  }
+  if (errno !== undefined && DISK_ERRNOS.has(errno)) {
+    const where = context.path ?? (error as { path?: string }).path;
+    const reason = errno === 'ENOSPC' || errno === 'EDQUOT' ? 'no space left on device' : message;
+    return new DlrError('disk', where ? `cannot write ${where}: ${reason}` : `cannot write: ${reason}`, {
+      cause: error,
+      detail: errno,
+    });
+  }
+  if (errno?.startsWith('Z_') || errno?.startsWith('ERR__ERROR') || errno === 'ERR_BROTLI_DECOMPRESSION_FAILED') {
+    return new DlrError('invalid-response', `the body could not be decoded: ${message}`, { cause: error, detail: errno });
+  }
+  if (errno?.startsWith('UND_ERR')) {
+    return new DlrError('network', message, { cause: error, detail: errno });
+  }
+  if (errno?.startsWith('ERR_STREAM_PREMATURE_CLOSE')) {
+    return new DlrError('network', 'connection closed before the body was complete', { cause: error, detail: errno });
+  }
+  return new DlrError('internal', message, { cause: error });
+}

@@ -1,0 +1,45 @@
+/**
+ * What counts as a credential, and how it is kept to its origin.
+ */
+
+/** Headers that carry credentials; stripped whenever a redirect changes origin (as undici and browsers do). */
+const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
+
+export function withoutCredentials(headers: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (!CREDENTIAL_HEADERS.includes(name.toLowerCase())) out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * `https://user:pass@host/` → the URL without userinfo plus a Basic
+ * Authorization header, so userinfo is a credential like any other and is
+ * never carried across origins inside a URL.
+ */
+export function splitUserinfo(url: URL): { url: URL; authorization?: string } {
+  if (url.username === '' && url.password === '') return { url };
+  const clean = new URL(url.href);
+  const user = decodeURIComponent(url.username);
+  const pass = decodeURIComponent(url.password);
+  clean.username = '';
+  clean.password = '';
+  return { url: clean, authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` };
+}
+
+const SECRET_PARAMS = /([?&](?:token|api_key|apikey|access_token|key|X-Amz-Signature|X-Amz-Credential|Signature|Policy|Key-Pair-Id)=)[^&#]*/gi;
+
+/** A URL fit for logs: secrets in the query become `***`, userinfo is dropped. */
+export function redactUrl(input: string | URL): string {
+  let text: string;
+  try {
+    const url = new URL(String(input));
+    url.username = '';
+    url.password = '';
+    text = url.href;
+  } catch {
+    text = String(input);
+  }
+  return text.replace(SECRET_PARAMS, '$1***');
+}

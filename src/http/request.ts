@@ -1,0 +1,91 @@
+import { request, type Dispatcher } from 'undici';
+import type { Readable } from 'node:stream';
+import { DlrError, toDlrError } from '../errors.js';
+import { withoutCredentials, redactUrl } from './credentials.js';
+import { header, type HeaderMap } from './status-error.js';
+
+export interface HttpRequest {
+  readonly url: URL;
+  /** May carry credentials; they go only to `url`'s origin. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly method?: 'GET' | 'HEAD';
+  readonly signal?: AbortSignal;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers: HeaderMap;
+  readonly body: Readable & { dump(opts?: { limit?: number }): Promise<void>; text(): Promise<string> };
+  /** The URL that answered, after redirects. */
+  readonly url: URL;
+  readonly redirects: number;
+}
+
+export interface RequestOptions {
+  readonly dispatcher: Dispatcher;
+  readonly maxRedirects: number;
+  readonly idleTimeoutMs: number;
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * The single request path of dlr: every GET goes through here, so the
+ * dispatcher, timeouts and the credential rule live in one place.
+ *
+ * Redirects are followed by hand (at most `maxRedirects`, http/https only).
+ * Once a redirect leaves the origin the credentials were given for,
+ * Authorization, Cookie and Proxy-Authorization are dropped for the rest of
+ * the chain, even if it comes back: Civitai's download route answers with a
+ * signed CDN URL that must never see the API key (WIRE.md 1.3). Range and
+ * If-Range are kept, since the range applies to the redirect target.
+ */
+export async function sendRequest(req: HttpRequest, opts: RequestOptions): Promise<HttpResponse> {
+  let url = req.url;
+  let headers = { ...req.headers };
+  const credentialOrigin = url.origin;
+  const seen = new Set<string>([url.href]);
+  for (let redirects = 0; ; redirects++) {
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(url, {
+        method: req.method ?? 'GET',
+        headers,
+        signal: req.signal,
+        dispatcher: opts.dispatcher,
+        headersTimeout: opts.idleTimeoutMs,
+        bodyTimeout: opts.idleTimeoutMs,
+      });
+    } catch (error) {
+      throw toDlrError(error);
+    }
+    const location = header(res.headers, 'location');
+    if (!REDIRECT_STATUSES.has(res.statusCode) || location === undefined) {
+      return { status: res.statusCode, headers: res.headers, body: res.body, url, redirects };
+    }
+    // The redirect's own body is never wanted; drain a little so the
+    // connection can be reused, then let it go.
+    await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+    let next: URL;
+    try {
+      next = new URL(location, url);
+    } catch {
+      throw new DlrError('redirect', `redirect to an invalid URL from ${redactUrl(url)}`);
+    }
+    if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+      throw new DlrError('redirect', `refusing redirect to a ${next.protocol} URL from ${redactUrl(url)}`);
+    }
+    if (redirects + 1 > opts.maxRedirects) {
+      throw new DlrError('redirect', `more than ${opts.maxRedirects} redirects, last to ${redactUrl(next)}`);
+    }
+    if (seen.has(next.href)) {
+      throw new DlrError('redirect', `redirect loop at ${redactUrl(next)}`);
+    }
+    seen.add(next.href);
+    // Userinfo in a Location is the server's, not ours to send anywhere.
+    next.username = '';
+    next.password = '';
+    if (next.origin !== credentialOrigin) headers = withoutCredentials(headers);
+    url = next;
+  }
+}

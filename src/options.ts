@@ -1,0 +1,125 @@
+import { ConfigError } from './errors.js';
+
+/**
+ * How one file is fetched: retries, throttling detection, timeouts.
+ * Every duration is in milliseconds and every rate in bytes per second;
+ * the CLI and config layers convert user units exactly once.
+ */
+export interface DownloadPolicy {
+  /**
+   * Waits before each retry; their count is the number of retries.
+   * The seed plan's 60/180/300 s.
+   * @default [60000, 180000, 300000]
+   */
+  readonly retryDelaysMs?: readonly number[];
+  /**
+   * The longest Retry-After dlr honours. A server asking for more fails the
+   * file at once as `rate-limited` rather than stalling a nightly batch.
+   * @default 900000 (15 min)
+   */
+  readonly maxRetryAfterMs?: number;
+  /**
+   * Below this average speed over `speedWindowMs`, the attempt is aborted as
+   * `rate-limited` (the seed's 速度制限検出). 0 disables the floor.
+   * @default 10240 (10 KiB/s)
+   */
+  readonly speedFloorBytesPerSec?: number;
+  /**
+   * The sliding window the speed floor is measured over.
+   * @default 30000
+   */
+  readonly speedWindowMs?: number;
+  /**
+   * How often the transfer is sampled for the speed floor and progress events.
+   * Clamped to a quarter of `speedWindowMs` so the floor reacts in time.
+   * @default 250
+   */
+  readonly sampleIntervalMs?: number;
+  /**
+   * TCP/TLS connect timeout.
+   * @default 30000
+   */
+  readonly connectTimeoutMs?: number;
+  /**
+   * Longest wait for response headers, and longest silence inside a body.
+   * @default 60000
+   */
+  readonly idleTimeoutMs?: number;
+  /**
+   * Redirects followed per request before failing with `redirect`.
+   * @default 10
+   */
+  readonly maxRedirects?: number;
+  /**
+   * Bytes buffered between the socket and the disk before backpressure stops reading.
+   * @default 1048576
+   */
+  readonly writeBufferBytes?: number;
+}
+
+export type ResolvedPolicy = Readonly<Required<DownloadPolicy>>;
+
+export const DEFAULT_POLICY: ResolvedPolicy = Object.freeze({
+  retryDelaysMs: Object.freeze([60_000, 180_000, 300_000]),
+  maxRetryAfterMs: 900_000,
+  speedFloorBytesPerSec: 10 * 1024,
+  speedWindowMs: 30_000,
+  sampleIntervalMs: 250,
+  connectTimeoutMs: 30_000,
+  idleTimeoutMs: 60_000,
+  maxRedirects: 10,
+  writeBufferBytes: 1 << 20,
+});
+
+/** setTimeout's ceiling: a longer delay would fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function checkDuration(key: string, value: number, { min = 0 } = {}): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+    throw new ConfigError(`${key} must be a number >= ${min}, got ${JSON.stringify(value)}`);
+  }
+  if (value > MAX_TIMER_MS) {
+    throw new ConfigError(`${key} must be at most ${MAX_TIMER_MS} ms (about 24.8 days), got ${value}`);
+  }
+  return value;
+}
+
+function checkCount(key: string, value: number, min: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new ConfigError(`${key} must be a whole number >= ${min}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** Fills defaults and rejects values that cannot work, naming the key. */
+export function resolvePolicy(partial: DownloadPolicy = {}): ResolvedPolicy {
+  const merged = { ...DEFAULT_POLICY, ...stripUndefined(partial) };
+  if (!Array.isArray(merged.retryDelaysMs)) {
+    throw new ConfigError('retryDelaysMs must be a list of durations');
+  }
+  const retryDelaysMs = Object.freeze(merged.retryDelaysMs.map((d, i) => checkDuration(`retryDelaysMs[${i}]`, d)));
+  const speedWindowMs = checkDuration('speedWindowMs', merged.speedWindowMs, { min: 1 });
+  const sampleIntervalMs = Math.max(
+    1,
+    Math.min(checkDuration('sampleIntervalMs', merged.sampleIntervalMs, { min: 1 }), speedWindowMs / 4),
+  );
+  const speedFloor = merged.speedFloorBytesPerSec;
+  if (typeof speedFloor !== 'number' || !Number.isFinite(speedFloor) || speedFloor < 0) {
+    throw new ConfigError(`speedFloorBytesPerSec must be a number >= 0, got ${JSON.stringify(speedFloor)}`);
+  }
+  return Object.freeze({
+    retryDelaysMs,
+    maxRetryAfterMs: checkDuration('maxRetryAfterMs', merged.maxRetryAfterMs),
+    speedFloorBytesPerSec: speedFloor,
+    speedWindowMs,
+    sampleIntervalMs,
+    connectTimeoutMs: checkDuration('connectTimeoutMs', merged.connectTimeoutMs, { min: 1 }),
+    idleTimeoutMs: checkDuration('idleTimeoutMs', merged.idleTimeoutMs, { min: 1 }),
+    maxRedirects: checkCount('maxRedirects', merged.maxRedirects, 0),
+    writeBufferBytes: checkCount('writeBufferBytes', merged.writeBufferBytes, 1024),
+  });
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
