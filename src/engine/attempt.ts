@@ -66,8 +66,9 @@ export async function runAttempt(file: FileState, ctx: AttemptContext): Promise<
   try {
     return await handleResponse(res, part, state, file, ctx);
   } finally {
-    // Whatever path we took, never leave a body half-read on the socket.
-    if (!res.body.destroyed && !res.body.readableEnded) res.body.destroy();
+    // An answer we did not stream (skip, refetch, 416, error) is drained a
+    // little so the keep-alive connection survives, then dropped.
+    if (!res.body.destroyed && !res.body.readableEnded) await res.body.dump({ limit: 128 * 1024 }).catch(() => undefined);
   }
 }
 

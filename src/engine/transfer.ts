@@ -1,5 +1,6 @@
-import { pipeline } from 'node:stream/promises';
-import { Transform, type Readable } from 'node:stream';
+import { once } from 'node:events';
+import { addAbortSignal, pipeline as streamPipeline, type Readable, type Transform } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { DlrError, toDlrError } from '../errors.js';
 import type { ResolvedPolicy } from '../options.js';
@@ -29,21 +30,15 @@ export interface TransferOutput {
 
 /**
  * Streams one response body into the part file with backpressure, watching
- * the speed floor on a timer (never per chunk). On any failure the bytes
- * already written stay in the part for the next attempt.
+ * the speed floor on a timer (never per chunk). On any failure, whatever
+ * already arrived is still flushed to the part before the error goes up, so
+ * the next attempt resumes exactly where the network stopped.
  */
 export async function transferBody(input: TransferInput): Promise<TransferOutput> {
   const { policy } = input;
   const monitor = new SpeedMonitor(policy.speedFloorBytesPerSec, policy.speedWindowMs);
   const floor = new AbortController();
   let received = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, callback) {
-      received += chunk.length;
-      monitor.add(chunk.length);
-      callback(null, chunk);
-    },
-  });
   const timer = setInterval(() => {
     const sample = monitor.sample();
     input.onSample(received, sample.bytesPerSec);
@@ -52,23 +47,37 @@ export async function transferBody(input: TransferInput): Promise<TransferOutput
   const writer = new PartWriter(input.handle, input.partPath, policy.writeBufferBytes);
   const signal = input.signal ? AbortSignal.any([input.signal, floor.signal]) : floor.signal;
   const decoder = decoderFor(input.encoding);
+  // The callback form returns the last stream and destroys it with the body's error.
+  const source = addAbortSignal(signal, decoder ? streamPipeline(input.body, decoder, () => undefined) : input.body);
+  let failure: unknown;
   try {
-    const stages = decoder ? [input.body, tap, decoder, writer] : [input.body, tap, writer];
-    await pipeline(stages, { signal });
-    return { written: writer.written, received };
-  } catch (error) {
-    if (floor.signal.aborted && !input.signal?.aborted) {
-      throw new DlrError(
-        'rate-limited',
-        `throttled: below ${formatBytes(policy.speedFloorBytesPerSec)}/s for ${policy.speedWindowMs / 1000}s`,
-      );
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      received += chunk.length;
+      monitor.add(chunk.length);
+      if (!writer.write(chunk)) await once(writer, 'drain');
     }
-    if (input.signal?.aborted) throw new DlrError('interrupted', 'interrupted', { cause: error });
-    throw toDlrError(error, { path: input.partPath });
+  } catch (error) {
+    failure = error;
   } finally {
     clearInterval(timer);
-    input.onSample(received, 0);
   }
+  try {
+    writer.end();
+    await finished(writer);
+  } catch (error) {
+    // A disk error explains more than the aborted read it caused.
+    failure = error;
+  }
+  input.onSample(received, 0);
+  if (failure === undefined) return { written: writer.written, received };
+  if (floor.signal.aborted && !input.signal?.aborted) {
+    throw new DlrError(
+      'rate-limited',
+      `throttled: below ${formatBytes(policy.speedFloorBytesPerSec)}/s for ${policy.speedWindowMs / 1000}s`,
+    );
+  }
+  if (input.signal?.aborted) throw new DlrError('interrupted', 'interrupted', { cause: failure });
+  throw toDlrError(failure, { path: input.partPath });
 }
 
 function decoderFor(encoding: string | undefined): Transform | undefined {
