@@ -37,10 +37,6 @@ const BLOCK_BYTES = 16 * MIB;
 const RSS_POLL_MS = 20;
 const GNU_TIME = '/usr/bin/time';
 
-const SIZE_MIB = positiveIntEnv('BENCH_SIZE_MIB', 1024);
-const ROUNDS = positiveIntEnv('BENCH_ROUNDS', 3);
-const DLR_EXTRA_ARGS = (process.env.BENCH_DLR_ARGS ?? '').split(/\s+/).filter(Boolean);
-
 // Runs with plain `node -e`, so CommonJS. Argument: the file to serve. Prints
 // the port once listening. Exits when its stdin closes, so it cannot outlive
 // the benchmark even if the benchmark is killed.
@@ -95,7 +91,13 @@ function positiveIntEnv(name, fallback) {
 
 /** Synchronous so it also works from a signal handler right before exit. */
 function cleanup() {
-  for (const child of running) child.kill('SIGTERM');
+  for (const child of running) {
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      // the group is already gone
+    }
+  }
   server?.kill('SIGTERM');
   if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
 }
@@ -162,6 +164,14 @@ async function vmHwmKiB(pid) {
   }
 }
 
+/**
+ * In its own process group, so cleanup can signal the whole group: GNU time
+ * does not pass signals on to the command it measures.
+ */
+function spawnMeasured(command, args) {
+  return spawn(command, args, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
+}
+
 function waitForExit(child, label) {
   running.add(child);
   return new Promise((resolve, reject) => {
@@ -178,10 +188,7 @@ function makeMeasurer(useGnuTime, statsFile) {
   if (useGnuTime) {
     return async (label, command, args) => {
       const started = performance.now();
-      const child = spawn(GNU_TIME, ['-f', '%U %S %M', '-o', statsFile, command, ...args], {
-        cwd: REPO_ROOT,
-        stdio: ['ignore', 'ignore', 'inherit'],
-      });
+      const child = spawnMeasured(GNU_TIME, ['-f', '%U %S %M', '-o', statsFile, command, ...args]);
       await waitForExit(child, label);
       const wall = (performance.now() - started) / 1000;
       // Last line: GNU time puts a "Command exited with non-zero status" line first on failure.
@@ -193,7 +200,7 @@ function makeMeasurer(useGnuTime, statsFile) {
   return async (label, command, args) => {
     const cpuBefore = await childrenCpuTicks();
     const started = performance.now();
-    const child = spawn(command, args, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    const child = spawnMeasured(command, args);
     let peakKiB = 0;
     const poll = async () => {
       peakKiB = Math.max(peakKiB, await vmHwmKiB(child.pid));
@@ -235,6 +242,9 @@ function printTable(header, rows) {
 }
 
 async function main() {
+  const sizeMiB = positiveIntEnv('BENCH_SIZE_MIB', 1024);
+  const rounds = positiveIntEnv('BENCH_ROUNDS', 3);
+  const dlrExtraArgs = (process.env.BENCH_DLR_ARGS ?? '').split(/\s+/).filter(Boolean);
   await access(join(REPO_ROOT, 'dist', 'cli', 'main.js')).catch(() => {
     throw new Error('dist/ is missing: run `npm run build` first (or use `npm run bench`)');
   });
@@ -247,14 +257,14 @@ async function main() {
   workDir = await mkdtemp(join(tmpdir(), 'dlr-bench-'));
   const source = join(workDir, 'source.bin');
   const outputs = { dlr: join(workDir, 'dlr.out'), curl: join(workDir, 'curl.out') };
-  const sizeBytes = SIZE_MIB * MIB;
+  const sizeBytes = sizeMiB * MIB;
 
-  console.log(`generating ${SIZE_MIB} MiB test file in ${workDir} ...`);
+  console.log(`generating ${sizeMiB} MiB test file in ${workDir} ...`);
   const sourceSha256 = await generateFile(source, sizeBytes);
   const url = await startServer(source);
   const measure = makeMeasurer(useGnuTime, join(workDir, 'time.txt'));
   const commands = {
-    dlr: [process.execPath, ['bin/dlr.js', 'download', url, '-o', outputs.dlr, '--force', '--quiet', ...DLR_EXTRA_ARGS]],
+    dlr: [process.execPath, ['bin/dlr.js', 'download', url, '-o', outputs.dlr, '--force', '--quiet', ...dlrExtraArgs]],
     curl: ['curl', ['-sS', '-o', outputs.curl, url]],
   };
   console.log(`serving ${url}; measuring with ${useGnuTime ? GNU_TIME : '/proc polling'}`);
@@ -262,7 +272,7 @@ async function main() {
   console.log(`curl: curl ${commands.curl[1].join(' ')}\n`);
 
   const results = { dlr: [], curl: [] };
-  for (let round = 1; round <= ROUNDS; round++) {
+  for (let round = 1; round <= rounds; round++) {
     for (const tool of ['dlr', 'curl']) {
       const [command, args] = commands[tool];
       results[tool].push(await measure(tool, command, args));
@@ -273,7 +283,7 @@ async function main() {
 
   const fmt = (n) => n.toFixed(2);
   const rows = [];
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let round = 0; round < rounds; round++) {
     for (const tool of ['dlr', 'curl']) {
       const { wall, cpu, rssMiB } = results[tool][round];
       rows.push([String(round + 1), tool, fmt(wall), fmt(cpu), fmt(rssMiB)]);
@@ -289,7 +299,7 @@ async function main() {
   const wallRatio = medians.dlr.wall / medians.curl.wall;
   const cpuRatio = medians.dlr.cpu / medians.curl.cpu;
   const dlrPeakMiB = Math.max(...results.dlr.map((r) => r.rssMiB));
-  const throughput = (tool) => (SIZE_MIB / medians[tool].wall).toFixed(0);
+  const throughput = (tool) => (sizeMiB / medians[tool].wall).toFixed(0);
   console.log(`\nthroughput (median): dlr ${throughput('dlr')} MiB/s, curl ${throughput('curl')} MiB/s`);
   console.log(`ratio dlr/curl (medians): wall ${wallRatio.toFixed(2)}, CPU ${cpuRatio.toFixed(2)}`);
   console.log(`wall ratio <= 1.10: ${wallRatio <= 1.1 ? 'PASS' : 'FAIL'} (${wallRatio.toFixed(2)})`);

@@ -70,7 +70,7 @@ export async function download(request: DownloadRequest, context: DownloadContex
         if (error.code === 'interrupted') return failed(error);
         const decision = decideRetry({ retriesSoFar: retries, error, policy: context.policy });
         if (!decision.retry) {
-          return failed(error, retries > 0 && error.retryable ? decision.reason : undefined);
+          return failed(error, error.retryable ? decision.reason : undefined);
         }
         retries++;
         emit({ type: 'retry', retry: retries, delayMs: decision.delayMs, code: error.code, message: error.message });

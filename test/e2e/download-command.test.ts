@@ -1,0 +1,158 @@
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { makeBytes, sha256, startFaultServer, type FaultServer } from '../../fixtures/server/fault-server.js';
+import { ANSI, FAST, runCli } from '../helpers/cli.js';
+import { fileSha } from '../helpers/engine.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+let server: FaultServer;
+let dir: { path: string; cleanup: () => Promise<void> };
+const body = makeBytes(500_000, 41);
+const path = '/models/ckpt.safetensors';
+
+beforeEach(async () => {
+  server = await startFaultServer();
+  dir = await makeTempDir();
+  server.setFile(path, { body });
+});
+
+afterEach(async () => {
+  await server.close();
+  await dir.cleanup();
+});
+
+const target = () => join(dir.path, 'ckpt.safetensors');
+
+function expectPlainLog(stderr: string) {
+  expect(stderr).not.toMatch(ANSI);
+  expect(stderr).not.toContain('\r');
+  for (const line of stderr.trim().split('\n')) expect(line).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \S/);
+}
+
+describe('dlr download', () => {
+  it('saves the file, prints its path on stdout and plain timestamped lines on stderr', async () => {
+    const run = await runCli(['download', server.url(path), '--dir', dir.path, ...FAST]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`${target()}\n`);
+    expectPlainLog(run.stderr);
+    expect(run.stderr).toMatch(/ done .*ckpt\.safetensors 488\.3 KiB/);
+    expect(await fileSha(target())).toBe(sha256(body));
+  });
+
+  it('saves to an exact path with -o', async () => {
+    const out = join(dir.path, 'nested', 'renamed.bin');
+    const run = await runCli(['download', server.url(path), '-o', out, ...FAST]);
+    expect(run.code).toBe(0);
+    expect(await fileSha(out)).toBe(sha256(body));
+  });
+
+  it('retries after 429 and succeeds (seed case 2)', async () => {
+    server.script(path, { kind: 'status', status: 429 });
+    const run = await runCli(['download', server.url(path), '--dir', dir.path, ...FAST]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/retry 1 in .* \[rate-limited\] HTTP 429/);
+    expect(server.requestsTo(path)).toHaveLength(2);
+    expect(await fileSha(target())).toBe(sha256(body));
+  });
+
+  it('detects a trickle below the speed floor, then resumes with Range (seed case 3)', async () => {
+    server.script(path, { kind: 'trickle', bytesPerSec: 3_000, afterBytes: 100_000 });
+    const run = await runCli(['download', server.url(path), '--dir', dir.path, ...FAST, '--speed-floor', '10KiB', '--speed-window', '0.4']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/\[rate-limited\] throttled: below 10\.0 KiB\/s/);
+    expect(run.stderr).toMatch(/resume .* from byte [1-9]\d*/);
+    expect(server.requestsTo(path)[1]?.headers.range).toMatch(/^bytes=[1-9]\d*-$/);
+    expect(await fileSha(target())).toBe(sha256(body));
+  });
+
+  it('skips an existing file and keeps it untouched (seed case 4), and replaces it with --force', async () => {
+    await writeFile(target(), 'old');
+    const skip = await runCli(['download', server.url(path), '--dir', dir.path, ...FAST]);
+    expect(skip.code).toBe(0);
+    expect(skip.stderr).toMatch(/ skip .*already exists/);
+    // The name came from the URL, so one request was needed to learn it; the body was not read into a part.
+    expect(await readFile(target(), 'utf8')).toBe('old');
+    const forced = await runCli(['download', server.url(path), '--dir', dir.path, '--force', ...FAST]);
+    expect(forced.code).toBe(0);
+    expect(await fileSha(target())).toBe(sha256(body));
+    expect(await readdir(dir.path)).toEqual(['ckpt.safetensors']);
+  });
+
+  it('fails a 404 with one line, exit 1, no stack trace', async () => {
+    const run = await runCli(['download', server.url('/missing.bin'), '--dir', dir.path, ...FAST]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/ fail .*\[not-found\] HTTP 404/);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+    expectPlainLog(run.stderr);
+  });
+
+  it('mentions the API key on 401', async () => {
+    server.script(path, { kind: 'status', status: 401 });
+    const run = await runCli(['download', server.url(path), '--dir', dir.path, ...FAST]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/\[auth-required\].*API key/);
+  });
+
+  it('never prints a token from the URL', async () => {
+    const run = await runCli(['download', `${server.url('/missing.bin')}?token=sk-e2e-secret`, '--dir', dir.path, ...FAST]);
+    expect(run.code).toBe(1);
+    expect(run.stderr + run.stdout).not.toContain('sk-e2e-secret');
+    expect(run.stderr).toContain('token=***');
+  });
+
+  it.each([
+    [['download'], /missing required argument/],
+    [['download', 'not a url'], /not a valid URL/],
+    [['download', 'ftp://example.invalid/x'], /unsupported URL scheme ftp:/],
+    [['download', 'http://127.0.0.1:1/x', '--retry-delays', '60,abc'], /--retry-delays/],
+    [['download', 'http://127.0.0.1:1/x', '--speed-floor', 'fast'], /--speed-floor/],
+    [['download', 'http://127.0.0.1:1/x', '--dir', '.', '-o', 'x'], /either --dir or --output/],
+    [['download', 'http://127.0.0.1:1/x', '--bogus'], /unknown option/],
+    [['frobnicate'], /unknown command/],
+  ])('exits 2 with a one-line message for %j', async (args, message) => {
+    const run = await runCli(args, { cwd: dir.path });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+    expect(await readdir(dir.path)).toEqual([]);
+  });
+
+  it('documents the exit codes in --help', async () => {
+    const run = await runCli(['--help']);
+    expect(run.code).toBe(0);
+    for (const code of ['0 ', '1 ', '2 ', '75 ', '130 ']) expect(run.stdout).toContain(`\n  ${code}`);
+  });
+
+  it('stops on SIGINT with exit 130, keeps the part, and the next run resumes byte-exact', async () => {
+    server.script(path, { kind: 'trickle', bytesPerSec: 200_000, afterBytes: 100_000 });
+    const partPath = `${target()}.part`;
+    const first = await runCli(['download', server.url(path), '--dir', dir.path, ...FAST], {
+      onSpawn: (child) => {
+        const poll = setInterval(() => {
+          void stat(partPath).then(
+            (st) => {
+              if (st.size > 0) {
+                clearInterval(poll);
+                child.kill('SIGINT');
+              }
+            },
+            () => undefined,
+          );
+        }, 20);
+        child.on('close', () => clearInterval(poll));
+      },
+    });
+    expect(first.code).toBe(130);
+    expect(first.stderr).toMatch(/\[interrupted\]/);
+    const kept = (await stat(partPath)).size;
+    expect(kept).toBeGreaterThan(0);
+    const second = await runCli(['download', server.url(path), '--dir', dir.path, ...FAST]);
+    expect(second.code).toBe(0);
+    const ranges = server.requestsTo(path).map((r) => r.headers.range);
+    expect(ranges.at(-1)).toBe(`bytes=${kept}-`);
+    expect(await fileSha(target())).toBe(sha256(body));
+    expect(await readdir(dir.path)).toEqual(['ckpt.safetensors']);
+  });
+});
