@@ -168,32 +168,26 @@ describe('proxies', () => {
     await new Promise<void>((resolve) => proxy.close(() => resolve()));
   });
 
-  it('goes through HTTP_PROXY, like curl', async () => {
-    process.env.HTTP_PROXY = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-    delete process.env.http_proxy;
-    delete process.env.NO_PROXY;
-    delete process.env.no_proxy;
+  /** Downloads through a dispatcher made after the proxy variables are set, as a run would. */
+  async function downloadWithProxyEnv(env: Record<string, string>) {
+    for (const key of ['HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy']) delete process.env[key];
+    Object.assign(process.env, { HTTP_PROXY: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` }, env);
     const dispatcher = createDispatcher(fastPolicy());
     try {
-      const { result } = await runDownload({ url: cdn.url('/model/signed.safetensors'), dest: { dir: dir.path } }, { dispatcher });
-      expect(result.status).toBe('done');
+      return (await runDownload({ url: cdn.url('/model/signed.safetensors'), dest: { dir: dir.path } }, { dispatcher })).result;
     } finally {
       await dispatcher.close();
     }
+  }
+
+  it('goes through HTTP_PROXY, like curl', async () => {
+    expect((await downloadWithProxyEnv({})).status).toBe('done');
     expect(seen.length).toBeGreaterThan(0);
     expect(seen[0]).toContain(`127.0.0.1:${cdn.port}`);
   });
 
   it('bypasses the proxy for hosts in NO_PROXY', async () => {
-    process.env.HTTP_PROXY = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-    process.env.NO_PROXY = '127.0.0.1';
-    const dispatcher = createDispatcher(fastPolicy());
-    try {
-      const { result } = await runDownload({ url: cdn.url('/model/signed.safetensors'), dest: { dir: dir.path } }, { dispatcher });
-      expect(result.status).toBe('done');
-    } finally {
-      await dispatcher.close();
-    }
+    expect((await downloadWithProxyEnv({ NO_PROXY: '127.0.0.1' })).status).toBe('done');
     expect(seen).toEqual([]);
   });
 });
