@@ -1,5 +1,4 @@
-import { once } from 'node:events';
-import { addAbortSignal, pipeline as streamPipeline, type Readable, type Transform } from 'node:stream';
+import { pipeline as streamPipeline, type Readable, type Transform } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { DlrError, toDlrError } from '../errors.js';
@@ -48,20 +47,20 @@ export async function transferBody(input: TransferInput): Promise<TransferOutput
   const signal = input.signal ? AbortSignal.any([input.signal, floor.signal]) : floor.signal;
   const decoder = decoderFor(input.encoding);
   // The callback form returns the last stream and destroys it with the body's error.
-  const source = addAbortSignal(signal, decoder ? streamPipeline(input.body, decoder, () => undefined) : input.body);
+  const source = decoder ? streamPipeline(input.body, decoder, () => undefined) : input.body;
   let failure: unknown;
   try {
-    for await (const chunk of source as AsyncIterable<Buffer>) {
-      received += chunk.length;
-      monitor.add(chunk.length);
-      if (!writer.write(chunk)) await once(writer, 'drain');
-    }
+    await pump(source, writer, signal, (n) => {
+      received += n;
+      monitor.add(n);
+    });
   } catch (error) {
     failure = error;
   } finally {
     clearInterval(timer);
   }
   try {
+    // Whatever arrived is written out (and fsynced) even after a failure.
     writer.end();
     await finished(writer);
   } catch (error) {
@@ -78,6 +77,50 @@ export async function transferBody(input: TransferInput): Promise<TransferOutput
   }
   if (input.signal?.aborted) throw new DlrError('interrupted', 'interrupted', { cause: failure });
   throw toDlrError(failure, { path: input.partPath });
+}
+
+/**
+ * Moves chunks from `source` to `writer` with backpressure, like
+ * `Readable.pipe`, but leaves the writer open on failure so the caller can
+ * flush what arrived. Event-driven rather than `for await`: no promise per
+ * chunk on the hot path.
+ */
+function pump(source: Readable, writer: PartWriter, signal: AbortSignal, onChunk: (bytes: number) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const cleanup = () => {
+      source.off('data', onData);
+      source.off('end', onEnd);
+      source.off('error', onError);
+      writer.off('drain', onDrain);
+      writer.off('error', onError);
+      signal.removeEventListener('abort', onAbort);
+    };
+    const onData = (chunk: Buffer) => {
+      onChunk(chunk.length);
+      if (!writer.write(chunk)) source.pause();
+    };
+    const onDrain = () => source.resume();
+    const onEnd = () => {
+      cleanup();
+      resolve();
+    };
+    const onError = (error: unknown) => {
+      cleanup();
+      source.destroy();
+      reject(error);
+    };
+    const onAbort = () => onError(signal.reason);
+    // Destroying the body after a failure makes undici emit a late abort
+    // error; it has nothing left to tell us.
+    source.on('error', () => undefined);
+    if (signal.aborted) return onAbort();
+    source.on('data', onData);
+    source.once('end', onEnd);
+    source.once('error', onError);
+    writer.on('drain', onDrain);
+    writer.once('error', onError);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 function decoderFor(encoding: string | undefined): Transform | undefined {

@@ -1,4 +1,4 @@
-import { EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import { EnvHttpProxyAgent, type Dispatcher } from './undici.js';
 import type { ResolvedPolicy } from '../options.js';
 
 /**

@@ -1,4 +1,4 @@
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from './undici.js';
 import type { Readable } from 'node:stream';
 import { DlrError, toDlrError } from '../errors.js';
 import { withoutCredentials, redactUrl } from './credentials.js';
@@ -48,11 +48,12 @@ export async function sendRequest(req: HttpRequest, opts: RequestOptions): Promi
   for (let redirects = 0; ; redirects++) {
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(url, {
+      res = await opts.dispatcher.request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
         method: req.method ?? 'GET',
         headers,
         signal: req.signal,
-        dispatcher: opts.dispatcher,
         headersTimeout: opts.idleTimeoutMs,
         bodyTimeout: opts.idleTimeoutMs,
       });
