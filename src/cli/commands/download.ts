@@ -46,7 +46,7 @@ async function runDownload(url: string, flags: DownloadFlags, io: CliIo): Promis
   }
   const dest: Destination = flags.output !== undefined ? { file: flags.output } : { dir: flags.dir ?? '.' };
   const headers = Object.fromEntries((flags.header ?? []).map(parseHeader));
-  const reporter = chooseReporter(io.stderr, io.env, flags.quiet ?? false);
+  const reporter = await chooseReporter(io.stderr, io.env, flags.quiet ?? false);
   const dispatcher = createDispatcher(policy);
   try {
     reporter.begin(url);
