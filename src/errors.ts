@@ -103,7 +103,6 @@ export function exitCodeFor(error: unknown): number {
     switch (error.code) {
       case 'usage':
       case 'config':
-      case 'invalid-row':
         return EXIT_USAGE;
       case 'locked':
         return EXIT_LOCKED;

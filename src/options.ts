@@ -71,6 +71,9 @@ export const DEFAULT_POLICY: ResolvedPolicy = Object.freeze({
   writeBufferBytes: 1 << 20,
 });
 
+/** The seed's sleep_between_downloads: pause after each successful download in a batch. */
+export const DEFAULT_PAUSE_BETWEEN_MS = 5_000;
+
 /** setTimeout's ceiling: a longer delay would fire at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 

@@ -2,6 +2,8 @@ import { Command, CommanderError } from 'commander';
 import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, exitCodeFor } from '../errors.js';
 import { VERSION } from '../version.js';
 import { registerDownload } from './commands/download.js';
+import { registerHistory } from './commands/history.js';
+import { registerRedownload } from './commands/redownload.js';
 import type { CliIo } from './io.js';
 
 const EXIT_CODES_HELP = `
@@ -50,9 +52,12 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
       writeErr: (text) => io.stderr.write(text),
     })
     .addHelpText('after', EXIT_CODES_HELP);
-  registerDownload(program, io, (code) => {
+  const setExit = (code: number) => {
     exitCode = code;
-  });
+  };
+  registerRedownload(program, io, setExit);
+  registerDownload(program, io, setExit);
+  registerHistory(program, io, setExit);
   try {
     await program.parseAsync([...argv]);
     return exitCode;

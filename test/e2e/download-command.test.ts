@@ -108,7 +108,7 @@ describe('dlr download', () => {
     [['download', 'ftp://example.invalid/x'], /unsupported URL scheme ftp:/],
     [['download', 'http://127.0.0.1:1/x', '--retry-delays', '60,abc'], /--retry-delays/],
     [['download', 'http://127.0.0.1:1/x', '--speed-floor', 'fast'], /--speed-floor/],
-    [['download', 'http://127.0.0.1:1/x', '--dir', '.', '-o', 'x'], /either --dir or --output/],
+    [['download', 'http://127.0.0.1:1/x', '--dir', '.', '-o', 'x'], /either --output, or --dir/],
     [['download', 'http://127.0.0.1:1/x', '--bogus'], /unknown option/],
     [['frobnicate'], /unknown command/],
   ])('exits 2 with a one-line message for %j', async (args, message) => {

@@ -1,16 +1,22 @@
+import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { download } from '../../engine/download.js';
 import type { Destination } from '../../engine/types.js';
+import { appendHistory } from '../../history/append-history.js';
+import { normalizeModelType } from '../../history/model-type.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../../errors.js';
 import { createDispatcher } from '../../http/dispatcher.js';
 import { parseHttpUrl } from '../../http/parse-url.js';
-import { resolvePolicy } from '../../options.js';
-import { parseHeader, policyFromFlags, type PolicyFlags } from '../parse-flags.js';
+import { parseHeader } from '../parse-flags.js';
+import { loadRunContext, type ContextFlags } from '../run-context.js';
 import { chooseReporter } from '../reporter/choose.js';
 import type { CliIo } from '../io.js';
+import { addHistoryOptions } from './history-options.js';
 import { addPolicyOptions } from './policy-options.js';
 
-interface DownloadFlags extends PolicyFlags {
+interface DownloadFlags extends ContextFlags {
+  readonly type?: string;
+  readonly filename?: string;
   readonly dir?: string;
   readonly output?: string;
   readonly force?: boolean;
@@ -23,11 +29,14 @@ export function registerDownload(program: Command, io: CliIo, setExit: (code: nu
     .command('download')
     .description('download one URL into a directory (resumable, retried, atomic)')
     .argument('<url>', 'http(s) URL of the file')
+    .option('-t, --type <type>', "model type (checkpoint, lora, embedding, …): save into that type's folder and add the URL to the history once done")
+    .option('--filename <name>', 'file name to save as (default: from Content-Disposition or the URL)')
     .option('-d, --dir <dir>', 'directory to save into, default the current one (name from Content-Disposition or the URL)')
     .option('-o, --output <file>', 'exact path to save as (instead of --dir)')
     .option('-f, --force', 'replace an existing file (the old one stays until the new one is complete)', false)
     .option('-H, --header <header>', "extra request header 'Name: value' (repeatable)", collect, [])
     .option('-q, --quiet', 'print only failures', false);
+  addHistoryOptions(cmd);
   addPolicyOptions(cmd);
   cmd.action(async (url: string, flags: DownloadFlags) => {
     setExit(await runDownload(url, flags, io));
@@ -38,27 +47,40 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/**
+ * Without --type this is a curl-like fetch into --dir (default: here) or -o.
+ * With --type the file goes to that type's folder from the config and, once
+ * complete, is appended to the history CSV, so `redownload all` keeps it.
+ */
 async function runDownload(url: string, flags: DownloadFlags, io: CliIo): Promise<number> {
   parseHttpUrl(url);
-  const policy = resolvePolicy(policyFromFlags(flags));
-  if (flags.output !== undefined && flags.dir !== undefined) {
-    throw new UsageError('use either --dir or --output, not both');
+  const ctx = await loadRunContext(flags, io);
+  if (flags.output !== undefined && (flags.dir !== undefined || flags.filename !== undefined)) {
+    throw new UsageError('use either --output, or --dir/--filename, not both');
   }
-  const dest: Destination = flags.output !== undefined ? { file: flags.output } : { dir: flags.dir ?? '.' };
+  const type = flags.type === undefined ? undefined : normalizeModelType(flags.type);
+  const dest: Destination =
+    flags.output !== undefined
+      ? { file: flags.output }
+      : { dir: flags.dir ?? (type !== undefined ? ctx.dirFor(type) : '.'), ...(flags.filename !== undefined ? { name: flags.filename } : {}) };
   const headers = Object.fromEntries((flags.header ?? []).map(parseHeader));
   const reporter = await chooseReporter(io.stderr, io.env, flags.quiet ?? false);
-  const dispatcher = createDispatcher(policy);
+  const dispatcher = createDispatcher(ctx.policy);
   try {
     reporter.begin(url);
     const result = await download(
       { url, dest, headers, overwrite: flags.force ?? false },
-      { policy, dispatcher, signal: io.signal, onEvent: (e) => reporter.event(e) },
+      { policy: ctx.policy, dispatcher, signal: io.signal, onEvent: (e) => reporter.event(e) },
     );
     reporter.end(result);
-    if (result.status !== 'failed' && result.path !== undefined) io.stdout.write(`${result.path}\n`);
     if (result.status === 'failed') {
       if (result.error.code === 'usage') throw new UsageError(result.error.message);
       return result.error.code === 'interrupted' ? EXIT_INTERRUPTED : EXIT_FAILED;
+    }
+    if (result.path !== undefined) io.stdout.write(`${result.path}\n`);
+    if (result.status === 'done' && flags.type !== undefined && result.path !== undefined) {
+      await appendHistory(ctx.historyPath, { timestamp: new Date(), modelType: flags.type, url, filename: basename(result.path) });
+      reporter.info(`added to the history: ${ctx.historyPath}`);
     }
     return EXIT_OK;
   } finally {

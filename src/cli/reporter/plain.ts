@@ -1,5 +1,6 @@
 import type { DownloadEvent, DownloadResult } from '../../engine/types.js';
 import { redactUrl } from '../../http/credentials.js';
+import { formatDuration } from '../../util/units.js';
 import { describeResult, describeRetry } from './describe.js';
 import type { Reporter, ReporterOptions } from './reporter.js';
 
@@ -9,6 +10,7 @@ import type { Reporter, ReporterOptions } from './reporter.js';
  */
 export class PlainReporter implements Reporter {
   readonly #opts: ReporterOptions;
+  #item = '';
 
   constructor(opts: ReporterOptions) {
     this.#opts = opts;
@@ -16,7 +18,15 @@ export class PlainReporter implements Reporter {
 
   #line(text: string, always = false): void {
     if (this.#opts.quiet && !always) return;
-    this.#opts.stream.write(`${new Date().toISOString()} ${text.replace(/[\r\n]+/g, ' ')}\n`);
+    this.#opts.stream.write(`${new Date().toISOString()} ${this.#item}${text.replace(/[\r\n]+/g, ' ')}\n`);
+  }
+
+  setItem(index: number, total: number): void {
+    this.#item = `[${index}/${total}] `;
+  }
+
+  pause(ms: number): void {
+    this.#line(`pause ${formatDuration(ms)} before the next file`);
   }
 
   begin(label: string): void {
@@ -44,7 +54,10 @@ export class PlainReporter implements Reporter {
   }
 
   info(text: string): void {
+    const item = this.#item;
+    this.#item = '';
     this.#line(text);
+    this.#item = item;
   }
 
   warn(text: string): void {

@@ -2,11 +2,15 @@ import type { DownloadEvent, DownloadResult } from '../../engine/types.js';
 
 /** Renders what the core reports. Chosen once per run: TTY bars or plain lines. */
 export interface Reporter {
+  /** In a batch: the position shown before each line, `[index/total]`. */
+  setItem(index: number, total: number): void;
   /** A file is about to be fetched. */
   begin(label: string): void;
   event(event: DownloadEvent): void;
   /** The file's outcome. */
   end(result: DownloadResult): void;
+  /** The pause between files. */
+  pause(ms: number): void;
   info(text: string): void;
   warn(text: string): void;
   error(text: string): void;

@@ -3,7 +3,7 @@ import cliProgress from 'cli-progress';
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { DownloadEvent, DownloadResult } from '../../engine/types.js';
 import { redactUrl } from '../../http/credentials.js';
-import { formatBytes } from '../../util/units.js';
+import { formatBytes, formatDuration } from '../../util/units.js';
 import { describeResult, describeRetry } from './describe.js';
 import type { Reporter, ReporterOptions } from './reporter.js';
 
@@ -20,9 +20,12 @@ export class TtyReporter implements Reporter {
     this.#chalk = new Chalk({ level: opts.color ? 1 : 0 });
   }
 
-  /** Shown before the file name, e.g. `[3/40]` in a batch. */
-  setPrefix(prefix: string): void {
-    this.#prefix = prefix;
+  setItem(index: number, total: number): void {
+    this.#prefix = `[${index}/${total}]`;
+  }
+
+  pause(ms: number): void {
+    if (!this.#opts.quiet) this.#print(this.#chalk.dim(`pause ${formatDuration(ms)} before the next file`));
   }
 
   #stopBar(): void {
@@ -59,7 +62,7 @@ export class TtyReporter implements Reporter {
         break;
       case 'retry':
         this.#stopBar();
-        this.#opts.stream.write(`${this.#chalk.yellow(describeRetry(event))}\n`);
+        this.#opts.stream.write(`${this.#prefix ? `${this.#prefix} ` : ''}${this.#chalk.yellow(describeRetry(event))}\n`);
         break;
       case 'restart':
         this.#stopBar();
@@ -91,9 +94,10 @@ export class TtyReporter implements Reporter {
   end(result: DownloadResult): void {
     this.#stopBar();
     const text = describeResult(result);
-    if (result.status === 'failed') this.#opts.stream.write(`${this.#chalk.red(text)}\n`);
+    const prefix = this.#prefix ? `${this.#prefix} ` : '';
+    if (result.status === 'failed') this.#opts.stream.write(`${prefix}${this.#chalk.red(text)}\n`);
     else if (!this.#opts.quiet) {
-      this.#opts.stream.write(`${result.status === 'done' ? this.#chalk.green(text) : this.#chalk.dim(text)}\n`);
+      this.#opts.stream.write(`${prefix}${result.status === 'done' ? this.#chalk.green(text) : this.#chalk.dim(text)}\n`);
     }
   }
 

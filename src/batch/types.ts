@@ -1,0 +1,29 @@
+import type { DownloadEvent, DownloadResult } from '../engine/types.js';
+import type { PlanEntry } from '../history/plan.js';
+import type { HistoryRow } from '../history/read-history.js';
+
+/** What one batch item was about: a planned download, or a history row that could not be one. */
+export type BatchSubject = Pick<HistoryRow, 'line' | 'timestamp' | 'modelType' | 'url' | 'filename'> & {
+  readonly type?: string;
+  readonly path?: string | undefined;
+};
+
+export interface BatchItem {
+  readonly subject: BatchSubject;
+  readonly result: DownloadResult;
+  /** When the last attempt ended (or the item was decided without one). */
+  readonly finishedAt: Date;
+}
+
+export type BatchEvent =
+  | { readonly type: 'item-start'; readonly index: number; readonly total: number; readonly entry: PlanEntry }
+  | { readonly type: 'item-progress'; readonly index: number; readonly total: number; readonly event: DownloadEvent }
+  | { readonly type: 'item-end'; readonly index: number; readonly total: number; readonly item: BatchItem }
+  | { readonly type: 'pause'; readonly ms: number };
+
+export interface BatchOutcome {
+  readonly items: readonly BatchItem[];
+  readonly interrupted: boolean;
+  readonly startedAt: Date;
+  readonly elapsedMs: number;
+}

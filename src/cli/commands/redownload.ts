@@ -1,0 +1,159 @@
+import { writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import type { Command } from 'commander';
+import { freeSpaceWarning } from '../../batch/disk-space.js';
+import { writeFailuresCsv } from '../../batch/failures-csv.js';
+import { runBatch } from '../../batch/run-batch.js';
+import { acquireRunLock, releaseOnExit } from '../../batch/run-lock.js';
+import { summarize } from '../../batch/summary.js';
+import type { BatchEvent } from '../../batch/types.js';
+import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, toDlrError } from '../../errors.js';
+import { redactUrl } from '../../http/credentials.js';
+import { createDispatcher } from '../../http/dispatcher.js';
+import { planDownloads, urlKey, type PlanEntry } from '../../history/plan.js';
+import { readHistory, type InvalidRow } from '../../history/read-history.js';
+import { pathExists } from '../../util/fs.js';
+import type { CliIo } from '../io.js';
+import { chooseReporter } from '../reporter/choose.js';
+import type { Reporter } from '../reporter/reporter.js';
+import { summaryLines } from '../reporter/summary-lines.js';
+import { loadRunContext, type ContextFlags } from '../run-context.js';
+import { addHistoryOptions } from './history-options.js';
+import { addPolicyOptions } from './policy-options.js';
+
+interface RedownloadFlags extends ContextFlags {
+  readonly force?: boolean;
+  readonly yes?: boolean;
+  readonly failures?: string;
+  readonly summaryJson?: string;
+  readonly dryRun?: boolean;
+  readonly quiet?: boolean;
+}
+
+export function registerRedownload(program: Command, io: CliIo, setExit: (code: number) => void): void {
+  const cmd = program
+    .command('redownload')
+    .description('download again what the history lists: `all` (checkpoints, then LoRAs, then embeddings, then the rest) or one URL')
+    .argument('<target>', "'all' or a URL from the history")
+    .option('-f, --force', 'replace files that already exist (each old file stays until its new one is complete)', false)
+    .option('-y, --yes', 'do not ask for confirmation on a terminal', false)
+    .option('--sleep <seconds>', 'pause after each successful download (default 5, or sleep_between_downloads)')
+    .option('--failures <file>', 'failures CSV to write (default: failures.csv beside the history; removed when nothing failed)')
+    .option('--summary-json <file>', 'also write the summary as JSON')
+    .option('--dry-run', 'show the plan and exit without downloading', false)
+    .option('-q, --quiet', 'print only failures and the summary', false);
+  addHistoryOptions(cmd);
+  addPolicyOptions(cmd);
+  cmd.action(async (target: string, flags: RedownloadFlags) => {
+    setExit(await runRedownload(target, flags, io));
+  });
+}
+
+async function runRedownload(target: string, flags: RedownloadFlags, io: CliIo): Promise<number> {
+  const ctx = await loadRunContext(flags, io);
+  const history = await readHistory(ctx.historyPath);
+  let entries = planDownloads(history.rows, ctx.dirFor);
+  let invalid: readonly InvalidRow[] = history.invalid;
+  if (target !== 'all') {
+    const wanted = urlKey(target);
+    entries = entries.filter((e) => urlKey(e.url) === wanted);
+    invalid = [];
+    if (entries.length === 0) throw new UsageError(`${target} is not in the history file ${ctx.historyPath} (use 'dlr download' for a new URL)`);
+  }
+  const reporter = await chooseReporter(io.stderr, io.env, flags.quiet ?? false);
+  for (const row of invalid) reporter.warn(`history ${ctx.historyPath} ${row.error.message}; it will be listed as failed (invalid-row)`);
+  const force = flags.force ?? false;
+
+  if (flags.dryRun) {
+    for (const line of await planLines(entries, force)) io.stdout.write(`${line}\n`);
+    return EXIT_OK;
+  }
+  if (entries.length === 0 && invalid.length === 0) {
+    reporter.info(`nothing to do: ${ctx.historyPath} lists no downloads`);
+    return EXIT_OK;
+  }
+  if (!(await confirm(entries.length, force, flags.yes ?? false))) {
+    reporter.info('cancelled');
+    return EXIT_OK;
+  }
+
+  const lock = await acquireRunLock([...new Set(entries.map((e) => e.dir))]);
+  releaseOnExit(lock);
+  const dispatcher = createDispatcher(ctx.policy);
+  try {
+    const space = await freeSpaceWarning(entries, force);
+    if (space) reporter.warn(space);
+    reporter.info(`${entries.length} file${entries.length === 1 ? '' : 's'} to check, checkpoints first; history ${ctx.historyPath}`);
+    const outcome = await runBatch({
+      entries,
+      invalid,
+      policy: ctx.policy,
+      dispatcher,
+      pauseBetweenMs: ctx.pauseBetweenMs,
+      force,
+      signal: io.signal,
+      onEvent: (event) => render(reporter, event),
+    });
+    const summary = summarize(outcome);
+    const failuresPath = flags.failures !== undefined ? resolve(flags.failures) : join(dirname(ctx.historyPath), 'failures.csv');
+    const failedCount = await writeFailuresCsv(failuresPath, outcome.items);
+    for (const line of summaryLines(summary)) reporter.info(line);
+    if (failedCount > 0) reporter.info(`failures: ${failuresPath} (retry them with: dlr redownload all --history ${failuresPath})`);
+    if (flags.summaryJson !== undefined) await writeSummaryJson(resolve(flags.summaryJson), { ...summary, failuresCsv: failedCount > 0 ? failuresPath : null });
+    if (outcome.interrupted) return EXIT_INTERRUPTED;
+    return summary.failed > 0 ? EXIT_FAILED : EXIT_OK;
+  } finally {
+    reporter.close();
+    await dispatcher.close().catch(() => undefined);
+    await lock.release();
+  }
+}
+
+function render(reporter: Reporter, event: BatchEvent): void {
+  switch (event.type) {
+    case 'item-start':
+      reporter.setItem(event.index, event.total);
+      reporter.begin(`${event.entry.type} ${event.entry.path ?? event.entry.dir} ${event.entry.url}`);
+      break;
+    case 'item-progress':
+      reporter.event(event.event);
+      break;
+    case 'item-end':
+      reporter.end(event.item.result);
+      break;
+    case 'pause':
+      reporter.pause(event.ms);
+      break;
+  }
+}
+
+/** The seed's confirmation, only for a person at a terminal; cron (no TTY) never blocks on it. */
+async function confirm(count: number, force: boolean, yes: boolean): Promise<boolean> {
+  if (yes || force || !process.stdin.isTTY) return true;
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`Download ${count} file${count === 1 ? '' : 's'} from the history? (y/N) `);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export async function planLines(entries: readonly PlanEntry[], force: boolean): Promise<string[]> {
+  const lines: string[] = [];
+  for (const [i, e] of entries.entries()) {
+    const present = e.path !== undefined && (await pathExists(e.path));
+    const state = present ? (force ? 'replace' : 'present') : 'fetch';
+    lines.push(`${i + 1}\t${e.type}\t${state}\t${e.path ?? `${e.dir}/(name from server)`}\t${redactUrl(e.url)}`);
+  }
+  return lines;
+}
+
+async function writeSummaryJson(path: string, data: object): Promise<void> {
+  try {
+    await writeFile(path, `${JSON.stringify(data, null, 2)}\n`);
+  } catch (error) {
+    throw toDlrError(error, { path });
+  }
+}

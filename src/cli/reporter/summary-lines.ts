@@ -1,0 +1,20 @@
+import type { BatchSummary } from '../../batch/summary.js';
+import { formatBytes, formatDuration } from '../../util/units.js';
+
+/** The end-of-run summary as lines, the same on a terminal and in a log. */
+export function summaryLines(summary: BatchSummary): string[] {
+  const rate = summary.successRate === null ? 'n/a (nothing attempted)' : `${(summary.successRate * 100).toFixed(1)}%`;
+  const codes = Object.entries(summary.failuresByCode)
+    .map(([code, n]) => `${code} ${n}`)
+    .join(', ');
+  return [
+    `summary: ${summary.interrupted ? 'interrupted' : 'finished'}`,
+    `  success   ${summary.success}`,
+    `  skipped   ${summary.skipped}`,
+    `  failed    ${summary.failed}${codes ? ` (${codes})` : ''}`,
+    `  retries   ${summary.retries.total} (files recovered by a retry: ${summary.retries.successful})`,
+    `  total     ${summary.total}`,
+    `  success rate ${rate} of the files not skipped`,
+    `  fetched   ${formatBytes(summary.bytes)} in ${formatDuration(summary.elapsedMs)}`,
+  ];
+}

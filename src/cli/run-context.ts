@@ -1,0 +1,47 @@
+import { resolve } from 'node:path';
+import { downloadDirFor, loadConfig, type LoadedConfig } from '../config/load-config.js';
+import { UsageError } from '../errors.js';
+import { DEFAULT_PAUSE_BETWEEN_MS, resolvePolicy, type DownloadPolicy, type ResolvedPolicy } from '../options.js';
+import { parseSeconds } from '../util/units.js';
+import type { CliIo } from './io.js';
+import { policyFromFlags, type PolicyFlags } from './parse-flags.js';
+
+/** Flags every history-aware command shares. */
+export interface ContextFlags extends PolicyFlags {
+  readonly config?: string;
+  readonly history?: string;
+  readonly sleep?: string;
+}
+
+/** What a command needs after config and flags are merged: flags win over the config file, which wins over defaults. */
+export interface RunContext {
+  readonly config: LoadedConfig;
+  readonly policy: ResolvedPolicy;
+  readonly historyPath: string;
+  readonly pauseBetweenMs: number;
+  dirFor(type: string): string;
+}
+
+export async function loadRunContext(flags: ContextFlags, io: CliIo): Promise<RunContext> {
+  const cwd = process.cwd();
+  const config = await loadConfig({ explicitPath: flags.config, env: io.env, cwd });
+  const fromFlags = withoutUndefined(policyFromFlags(flags));
+  const policy = resolvePolicy({ ...config.policy, ...fromFlags });
+  let pauseBetweenMs = config.sleepBetweenMs ?? DEFAULT_PAUSE_BETWEEN_MS;
+  if (flags.sleep !== undefined) {
+    const ms = parseSeconds(flags.sleep);
+    if (ms === undefined) throw new UsageError(`--sleep takes seconds (decimals allowed), got '${flags.sleep}'`);
+    pauseBetweenMs = ms;
+  }
+  return {
+    config,
+    policy,
+    historyPath: flags.history !== undefined ? resolve(cwd, flags.history) : config.historyFile,
+    pauseBetweenMs,
+    dirFor: (type) => downloadDirFor(config, type),
+  };
+}
+
+function withoutUndefined(policy: DownloadPolicy): DownloadPolicy {
+  return Object.fromEntries(Object.entries(policy).filter(([, v]) => v !== undefined)) as DownloadPolicy;
+}

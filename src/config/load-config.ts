@@ -1,0 +1,261 @@
+import { readFile, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { ConfigError } from '../errors.js';
+import { MAX_TIMER_MS } from '../options.js';
+import { pathExists } from '../util/fs.js';
+
+/**
+ * The config file, validated and converted to dlr's units (ms, bytes/s,
+ * absolute paths). Produced by {@link loadConfig}.
+ */
+export interface LoadedConfig {
+  /** The file used, or undefined when no file was found and everything is a default. */
+  readonly path: string | undefined;
+  /** Civitai API key: the file's `api_key`, else `CIVITAI_TOKEN`, else `CIVITAI_API_KEY`. */
+  readonly apiKey: string | undefined;
+  /** Download directory per dlr model type, absolute; always has `default`. Use {@link downloadDirFor}. */
+  readonly downloadPaths: Readonly<Record<string, string>>;
+  /** The history CSV, absolute. */
+  readonly historyFile: string;
+  /** Only the settings the file actually gave, already in dlr units; the caller merges flags over them and then defaults. */
+  readonly policy: {
+    readonly retryDelaysMs?: readonly number[];
+    readonly speedFloorBytesPerSec?: number;
+    readonly speedWindowMs?: number;
+  };
+  /** Pause after each successful download in a batch; undefined = not set in the file. */
+  readonly sleepBetweenMs: number | undefined;
+}
+
+/** Where to look for the file, and what to resolve relative names against. */
+export interface LoadConfigOptions {
+  /** `--config FILE`; must exist. */
+  readonly explicitPath?: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+}
+
+/** A config is a few hundred bytes; anything this big is the wrong file, and reading it whole would be wasteful. */
+const MAX_CONFIG_BYTES = 1 << 20;
+
+const TOP_KEYS = ['api_key', 'download_paths', 'rate_limit_settings', 'history_file'];
+const RATE_KEYS = ['sleep_between_downloads', 'retry_delays', 'speed_threshold_kbps', 'slow_duration_threshold_seconds'];
+/** Any lower-case type name is allowed, so a type added later (or one of the user's own) needs no code change. */
+const TYPE_NAME = /^[a-z][a-z0-9_-]*$/;
+
+const DEFAULT_DIRS: Readonly<Record<string, string>> = {
+  checkpoint: 'models/checkpoint',
+  lora: 'models/lora',
+  embedding: 'models/embedding',
+  default: 'models/other',
+};
+
+/** Finds, reads and validates the config file; with no file, returns the defaults. */
+export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig> {
+  const cwd = resolve(opts.cwd);
+  const path = await findConfigFile(opts.explicitPath, opts.env, cwd);
+  const raw = path === undefined ? {} : parseTopLevel(path, await readConfigText(path));
+  // Annotated so that `at.fail(...)` (returns never) narrows types, which TS does only for explicitly typed references.
+  const at: KeyPath = new KeyPath(path);
+  const baseDir = path === undefined ? cwd : dirname(path);
+
+  const unknown = Object.keys(raw).find((k) => !TOP_KEYS.includes(k));
+  if (unknown !== undefined) at.unknownKey(unknown, '', TOP_KEYS.join(', '));
+
+  const downloadPaths: Record<string, string> = {};
+  for (const [type, dir] of Object.entries(DEFAULT_DIRS)) downloadPaths[type] = resolve(baseDir, dir);
+  if (raw.download_paths !== undefined) {
+    const given = at.object(raw.download_paths, 'download_paths');
+    for (const [type, value] of Object.entries(given)) {
+      if (!TYPE_NAME.test(type)) {
+        at.unknownKey(type, 'download_paths', 'checkpoint, lora, embedding, default, or another lower-case type name');
+      }
+      downloadPaths[type] = resolve(baseDir, at.path(value, `download_paths.${type}`));
+    }
+  }
+
+  const historyFile = resolve(
+    baseDir,
+    raw.history_file === undefined ? 'download_history.csv' : at.path(raw.history_file, 'history_file'),
+  );
+
+  const policy: { retryDelaysMs?: readonly number[]; speedFloorBytesPerSec?: number; speedWindowMs?: number } = {};
+  let sleepBetweenMs: number | undefined;
+  if (raw.rate_limit_settings !== undefined) {
+    const rate = at.object(raw.rate_limit_settings, 'rate_limit_settings');
+    const unknownRate = Object.keys(rate).find((k) => !RATE_KEYS.includes(k));
+    if (unknownRate !== undefined) at.unknownKey(unknownRate, 'rate_limit_settings', RATE_KEYS.join(', '));
+    if (rate.sleep_between_downloads !== undefined) {
+      sleepBetweenMs = at.seconds(rate.sleep_between_downloads, 'rate_limit_settings.sleep_between_downloads');
+    }
+    if (rate.retry_delays !== undefined) {
+      const list = rate.retry_delays;
+      if (!Array.isArray(list)) at.fail('rate_limit_settings.retry_delays', `must be a list of seconds, got ${describe(list)}`);
+      policy.retryDelaysMs = Object.freeze(
+        list.map((d: unknown, i: number) => at.seconds(d, `rate_limit_settings.retry_delays[${i}]`)),
+      );
+    }
+    if (rate.speed_threshold_kbps !== undefined) {
+      const kib = at.number(rate.speed_threshold_kbps, 'rate_limit_settings.speed_threshold_kbps', 0, 'KiB/s');
+      // The seed's SPEED_THRESHOLD = 10 * 1024: its "kbps" was KiB/s all along.
+      policy.speedFloorBytesPerSec = Math.round(kib * 1024);
+    }
+    if (rate.slow_duration_threshold_seconds !== undefined) {
+      // The speed floor needs a window of at least 1 ms to measure anything.
+      policy.speedWindowMs = at.seconds(rate.slow_duration_threshold_seconds, 'rate_limit_settings.slow_duration_threshold_seconds', 0.001);
+    }
+  }
+
+  const apiKey =
+    (raw.api_key === undefined ? undefined : at.apiKey(raw.api_key)) ??
+    nonEmpty(opts.env.CIVITAI_TOKEN) ??
+    nonEmpty(opts.env.CIVITAI_API_KEY);
+
+  return Object.freeze({
+    path,
+    apiKey,
+    downloadPaths: Object.freeze(downloadPaths),
+    historyFile,
+    policy: Object.freeze(policy),
+    sleepBetweenMs,
+  });
+}
+
+/** The download directory for a dlr model type, or the `default` one for a type without its own. */
+export function downloadDirFor(config: LoadedConfig, type: string): string {
+  // hasOwn, not `??`: a type named like an Object.prototype member must not find that member.
+  const dirs = config.downloadPaths;
+  return Object.hasOwn(dirs, type) ? (dirs[type] as string) : (dirs.default as string);
+}
+
+async function findConfigFile(explicitPath: string | undefined, env: NodeJS.ProcessEnv, cwd: string): Promise<string | undefined> {
+  if (explicitPath !== undefined) return mustExist(explicitPath, cwd, '--config');
+  const fromEnv = nonEmpty(env.DLR_CONFIG);
+  if (fromEnv !== undefined) return mustExist(fromEnv, cwd, 'DLR_CONFIG');
+  const local = join(cwd, 'dlr.config.json');
+  if (await pathExists(local)) return local;
+  // The XDG spec says a relative XDG_CONFIG_HOME is invalid and must be ignored.
+  const xdgHome = nonEmpty(env.XDG_CONFIG_HOME);
+  const configHome = xdgHome !== undefined && isAbsolute(xdgHome) ? xdgHome : join(nonEmpty(env.HOME) ?? homedir(), '.config');
+  const xdg = join(configHome, 'dlr', 'config.json');
+  return (await pathExists(xdg)) ? xdg : undefined;
+}
+
+async function mustExist(given: string, cwd: string, source: string): Promise<string> {
+  if (given === '') throw new ConfigError(`config: ${source} was given an empty path`);
+  const path = resolve(cwd, given);
+  if (!(await pathExists(path))) throw new ConfigError(`config ${path}: file not found (given by ${source})`);
+  return path;
+}
+
+async function readConfigText(path: string): Promise<string> {
+  let text: string;
+  try {
+    // stat before reading: a directory or FIFO would fail or block, and a huge file is refused unread.
+    const info = await stat(path);
+    if (info.isDirectory()) throw new ConfigError(`config ${path}: is a directory, not a file`);
+    if (!info.isFile()) throw new ConfigError(`config ${path}: is not a regular file`);
+    if (info.size > MAX_CONFIG_BYTES) {
+      throw new ConfigError(`config ${path}: file is ${info.size} bytes, larger than the 1 MiB limit; is it the right file?`);
+    }
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    const code = (error as { code?: unknown }).code;
+    throw new ConfigError(`config ${path}: cannot read: ${typeof code === 'string' ? code : String(error)}`);
+  }
+  // Editors on Windows often save JSON with a BOM, which JSON.parse rejects.
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+function parseTopLevel(path: string, text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    // Never echo V8's message as is: some versions quote the surrounding text, which may hold the API key.
+    const message = error instanceof Error ? error.message : '';
+    const position = /at position (\d+)/.exec(message);
+    let where = '';
+    if (position) {
+      const before = text.slice(0, Number(position[1])).split('\n');
+      where = ` at line ${before.length} column ${(before.at(-1) ?? '').length + 1}`;
+    } else if (/end of JSON input/.test(message)) {
+      where = ': unexpected end of file';
+    }
+    throw new ConfigError(`config ${path}: invalid JSON${where}`);
+  }
+  if (!isPlainObject(value)) {
+    throw new ConfigError(`config ${path}: the top level must be a JSON object, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** Checks one value at a key path, throwing a one-line ConfigError that names the file and the key. */
+class KeyPath {
+  constructor(private readonly file: string | undefined) {}
+
+  fail(key: string, problem: string): never {
+    throw new ConfigError(`config ${this.file ?? '(none)'}: ${key} ${problem}`);
+  }
+
+  unknownKey(key: string, parent: string, allowed: string): never {
+    const where = parent === '' ? '' : ` in ${parent}`;
+    throw new ConfigError(`config ${this.file ?? '(none)'}: unknown key ${JSON.stringify(key)}${where} (allowed: ${allowed})`);
+  }
+
+  object(value: unknown, key: string): Record<string, unknown> {
+    if (!isPlainObject(value)) this.fail(key, `must be an object, got ${describe(value)}`);
+    return value;
+  }
+
+  path(value: unknown, key: string): string {
+    if (typeof value !== 'string' || value.trim() === '') this.fail(key, `must be a non-empty path, got ${describe(value)}`);
+    if (value.includes('\0')) this.fail(key, 'must not contain a NUL character');
+    return value;
+  }
+
+  number(value: unknown, key: string, min: number, unit: string): number {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+      this.fail(key, `must be a number >= ${min} (${unit}), got ${describe(value)}`);
+    }
+    return value;
+  }
+
+  /** Seconds in the file, ms in dlr; capped at setTimeout's ceiling, beyond which a wait would fire at once. */
+  seconds(value: unknown, key: string, min = 0): number {
+    const ms = Math.round(this.number(value, key, min, 'seconds') * 1000);
+    if (ms > MAX_TIMER_MS) this.fail(key, `must be at most ${MAX_TIMER_MS / 1000} (seconds, about 24.8 days), got ${describe(value)}`);
+    return ms;
+  }
+
+  /** The key's value is never put in a message: messages end up in logs and cron mail. */
+  apiKey(value: unknown): string | undefined {
+    if (typeof value !== 'string') this.fail('api_key', `must be a string, got ${describe(value, { redact: true })}`);
+    // A template's `"api_key": ""` means "not set here", so the environment still applies.
+    return nonEmpty(value.trim());
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** A short, one-line rendering of a bad value for an error message. */
+function describe(value: unknown, { redact = false } = {}): string {
+  if (Array.isArray(value)) return 'a list';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  if (redact) return `a ${typeof value}`;
+  if (typeof value === 'string') {
+    const quoted = JSON.stringify(value);
+    return quoted.length > 60 ? `${quoted.slice(0, 57)}..."` : quoted;
+  }
+  // String(), not JSON.stringify: 1e999 parses to Infinity, which JSON.stringify would show as null.
+  return String(value);
+}

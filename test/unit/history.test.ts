@@ -1,0 +1,154 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { appendHistory } from '../../src/history/append-history.js';
+import { normalizeModelType, priorityOf } from '../../src/history/model-type.js';
+import { planDownloads } from '../../src/history/plan.js';
+import { readHistory } from '../../src/history/read-history.js';
+import { UsageError } from '../../src/errors.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+let dir: { path: string; cleanup: () => Promise<void> };
+beforeEach(async () => {
+  dir = await makeTempDir();
+});
+afterEach(async () => {
+  await dir.cleanup();
+});
+
+async function historyFrom(content: string | Buffer) {
+  const path = join(dir.path, 'history.csv');
+  await writeFile(path, content);
+  return readHistory(path);
+}
+
+const dirFor = (type: string) => `/models/${type}`;
+
+describe('normalizeModelType', () => {
+  it.each([
+    ['Checkpoint', 'checkpoint'],
+    ['LORA', 'lora'],
+    ['LoCon', 'lora'],
+    ['LyCORIS', 'lora'],
+    ['DoRA', 'lora'],
+    ['TextualInversion', 'embedding'],
+    ['Textual Inversion', 'embedding'],
+    ['embedding', 'embedding'],
+    ['VAE', 'vae'],
+    ['', 'other'],
+  ])('maps %j to %j', (raw, type) => {
+    expect(normalizeModelType(raw)).toBe(type);
+  });
+
+  it('orders checkpoint, lora, embedding, then everything else', () => {
+    expect(['vae', 'embedding', 'lora', 'checkpoint'].sort((a, b) => priorityOf(a) - priorityOf(b))).toEqual(['checkpoint', 'lora', 'embedding', 'vae']);
+  });
+});
+
+describe('readHistory + planDownloads', () => {
+  it('sorts the seed example checkpoint → lora → embedding, keeping history order within a type (seed case 1)', async () => {
+    const history = await historyFrom(
+      [
+        'timestamp,model_type,url,filename',
+        '2024-10-24 10:00:00,lora,https://civitai.com/1,lora1.safetensors',
+        '2024-10-24 10:01:00,checkpoint,https://civitai.com/2,checkpoint1.safetensors',
+        '2024-10-24 10:02:00,embedding,https://civitai.com/3,embedding1.pt',
+        '2024-10-24 10:03:00,lora,https://civitai.com/4,lora2.safetensors',
+      ].join('\n'),
+    );
+    expect(planDownloads(history.rows, dirFor).map((e) => e.filename)).toEqual([
+      'checkpoint1.safetensors',
+      'lora1.safetensors',
+      'lora2.safetensors',
+      'embedding1.pt',
+    ]);
+  });
+
+  it('reads BOM, CRLF, quoted fields with commas and newlines, and ignores extra columns', async () => {
+    const history = await historyFrom(
+      '\uFEFFtimestamp,model_type,url,filename,note\r\n' +
+        '2024-01-01,Checkpoint,https://h/a,"a, with comma.safetensors",x\r\n' +
+        '2024-01-02,LORA,https://h/b,"multi\nline.safetensors",y\r\n',
+    );
+    expect(history.invalid).toEqual([]);
+    expect(history.rows.map((r) => [r.type, r.filename])).toEqual([
+      ['checkpoint', 'a, with comma.safetensors'],
+      ['lora', 'multi\nline.safetensors'],
+    ]);
+  });
+
+  it('dedupes by URL: the last row wins, at the first position', async () => {
+    const history = await historyFrom(
+      [
+        'timestamp,model_type,url,filename',
+        't1,lora,https://h/x,old-name.safetensors',
+        't2,lora,https://h/y,y.safetensors',
+        't3,lora,HTTPS://H/x,new-name.safetensors',
+      ].join('\n'),
+    );
+    const plan = planDownloads(history.rows, dirFor);
+    expect(plan.map((e) => e.filename)).toEqual(['new-name.safetensors', 'y.safetensors']);
+    expect(plan[0]?.path).toBe('/models/lora/new-name.safetensors');
+  });
+
+  it('reports bad rows with their line numbers and keeps the rest', async () => {
+    const history = await historyFrom(
+      ['timestamp,model_type,url,filename', 't,lora,,a.bin', 't,lora,not a url,b.bin', 't,lora,ftp://h/c,c.bin', 't,lora,https://h/d,d.bin'].join('\n'),
+    );
+    expect(history.rows.map((r) => r.filename)).toEqual(['d.bin']);
+    expect(history.invalid.map((r) => [r.line, r.error.code])).toEqual([
+      [2, 'invalid-row'],
+      [3, 'invalid-row'],
+      [4, 'invalid-row'],
+    ]);
+    expect(history.invalid[2]?.error.message).toMatch(/line 4: unsupported URL scheme ftp:/);
+  });
+
+  it('reduces hostile file names to a base name inside the type folder', async () => {
+    const history = await historyFrom(['timestamp,model_type,url,filename', 't,lora,https://h/a,../../../etc/passwd'].join('\n'));
+    expect(planDownloads(history.rows, dirFor)[0]?.path).toBe('/models/lora/passwd');
+  });
+
+  it('reads back the failures CSV formula escaping', async () => {
+    const history = await historyFrom(["timestamp,model_type,url,filename", "t,lora,https://h/a,'=cmd.safetensors"].join('\n'));
+    expect(history.rows[0]?.filename).toBe('=cmd.safetensors');
+  });
+
+  it.each([
+    ['an empty file', '', /is empty/],
+    ['no header', 'https://h/a,a.bin\n', /missing column/],
+    ['a wrong header', 'time,type,link,name\n1,lora,https://h/a,a\n', /missing columns model_type, url, filename/],
+    ['an unterminated quote', 'timestamp,model_type,url,filename\nt,lora,"https://h/a,a.bin\n', /line 2.*[Qq]uote/],
+    ['NUL bytes', Buffer.from('timestamp,model_type,url,filename\n\0\0\0\n'), /NUL/],
+    ['UTF-16', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('timestamp', 'utf16le')]), /UTF-16/],
+    ['Latin-1 bytes', Buffer.from('timestamp,model_type,url,filename\nt,lora,https://h/a,caf\xe9.bin\n', 'latin1'), /not valid UTF-8/],
+  ])('rejects %s as a usage error naming the file', async (_label, content, message) => {
+    const promise = historyFrom(content);
+    await expect(promise).rejects.toThrow(UsageError);
+    await expect(historyFrom(content)).rejects.toThrow(message);
+    await expect(historyFrom(content)).rejects.toThrow(/history\.csv/);
+  });
+
+  it('says where to set the history when the file is missing', async () => {
+    await expect(readHistory(join(dir.path, 'nope.csv'))).rejects.toThrow(/not found.*--history/);
+  });
+});
+
+describe('appendHistory', () => {
+  it('creates the file with a header, then appends without rewriting', async () => {
+    const path = join(dir.path, 'sub', 'h.csv');
+    await appendHistory(path, { timestamp: new Date(2024, 0, 2, 3, 4, 5), modelType: 'lora', url: 'https://h/a', filename: 'a.safetensors' });
+    await appendHistory(path, { timestamp: new Date(2024, 0, 2, 3, 4, 6), modelType: 'checkpoint', url: 'https://h/b', filename: 'b,c.safetensors' });
+    expect(await readFile(path, 'utf8')).toBe(
+      'timestamp,model_type,url,filename\n2024-01-02 03:04:05,lora,https://h/a,a.safetensors\n2024-01-02 03:04:06,checkpoint,https://h/b,"b,c.safetensors"\n',
+    );
+    expect((await readHistory(path)).rows).toHaveLength(2);
+  });
+
+  it('adds the missing newline before appending to a file that lacks one', async () => {
+    const path = join(dir.path, 'h.csv');
+    await writeFile(path, 'timestamp,model_type,url,filename\nt,lora,https://h/a,a.bin');
+    await appendHistory(path, { timestamp: new Date(), modelType: 'lora', url: 'https://h/b', filename: 'b.bin' });
+    expect((await readHistory(path)).rows.map((r) => r.filename)).toEqual(['a.bin', 'b.bin']);
+  });
+});

@@ -1,0 +1,83 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { writeFailuresCsv } from '../../src/batch/failures-csv.js';
+import { summarize } from '../../src/batch/summary.js';
+import type { BatchItem } from '../../src/batch/types.js';
+import type { DownloadResult } from '../../src/engine/types.js';
+import { readHistory } from '../../src/history/read-history.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+const base = { url: 'u', path: undefined, attempts: 1, retries: 0, bytesFetched: 0, durationMs: 1 };
+const item = (result: DownloadResult, filename = 'f.bin', url = 'https://h/f'): BatchItem => ({
+  subject: { line: 2, timestamp: 't', modelType: 'LORA', url, filename },
+  result,
+  finishedAt: new Date('2026-01-01T00:00:00Z'),
+});
+
+describe('summarize', () => {
+  it('counts outcomes, retries and bytes, and the rate over the files not skipped', () => {
+    const summary = summarize({
+      items: [
+        item({ ...base, status: 'done', size: 10, retries: 2, bytesFetched: 10 }),
+        item({ ...base, status: 'done', size: 5, bytesFetched: 5 }),
+        item({ ...base, status: 'skipped', reason: 'exists' }),
+        item({ ...base, status: 'failed', retries: 3, error: { code: 'rate-limited', message: 'x' } }),
+      ],
+      interrupted: false,
+      startedAt: new Date(),
+      elapsedMs: 1234,
+    });
+    expect(summary).toMatchObject({
+      total: 4,
+      success: 2,
+      skipped: 1,
+      failed: 1,
+      retries: { total: 5, successful: 1 },
+      bytes: 15,
+      failuresByCode: { 'rate-limited': 1 },
+    });
+    expect(summary.successRate).toBeCloseTo(2 / 3);
+  });
+
+  it('has no rate (not a division by zero) when everything was skipped', () => {
+    const summary = summarize({ items: [item({ ...base, status: 'skipped', reason: 'exists' })], interrupted: false, startedAt: new Date(), elapsedMs: 0 });
+    expect(summary.successRate).toBeNull();
+  });
+});
+
+describe('writeFailuresCsv', () => {
+  let dir: { path: string; cleanup: () => Promise<void> };
+  beforeEach(async () => {
+    dir = await makeTempDir();
+  });
+  afterEach(async () => {
+    await dir.cleanup();
+  });
+
+  it('writes the history columns plus the error, defusing spreadsheet formulas, and reads back as a history', async () => {
+    const path = join(dir.path, 'failures.csv');
+    const count = await writeFailuresCsv(path, [
+      item({ ...base, status: 'done', size: 1 }),
+      item({ ...base, attempts: 4, status: 'failed', error: { code: 'not-found', message: 'HTTP 404 Not Found' } }, '=HYPERLINK("x").bin'),
+      item({ ...base, attempts: 0, status: 'failed', error: { code: 'invalid-row', message: 'line 3: empty URL' } }, '@x.bin', ''),
+    ]);
+    expect(count).toBe(2);
+    const text = await readFile(path, 'utf8');
+    expect(text.split('\n')[0]).toBe('timestamp,model_type,url,filename,error_code,error_message,attempts,last_attempt_at');
+    expect(text).toContain(`"'=HYPERLINK(""x"").bin"`);
+    expect(text).toContain("'@x.bin");
+    expect(text).toContain('not-found,HTTP 404 Not Found,4,2026-01-01T00:00:00.000Z');
+    const back = await readHistory(path);
+    expect(back.rows.map((r) => r.filename)).toEqual(['=HYPERLINK("x").bin']);
+    expect(back.invalid).toHaveLength(1);
+  });
+
+  it('removes the previous failures CSV when nothing failed', async () => {
+    const path = join(dir.path, 'failures.csv');
+    await writeFailuresCsv(path, [item({ ...base, status: 'failed', error: { code: 'network', message: 'x' } })]);
+    expect((await stat(path)).isFile()).toBe(true);
+    expect(await writeFailuresCsv(path, [item({ ...base, status: 'done', size: 1 })])).toBe(0);
+    await expect(stat(path)).rejects.toThrow();
+  });
+});
