@@ -98,8 +98,8 @@ async function runRedownload(target: string, flags: RedownloadFlags, io: CliIo):
     const summary = summarize(outcome);
     const failuresPath = flags.failures !== undefined ? resolve(flags.failures) : join(dirname(ctx.historyPath), 'failures.csv');
     const failedCount = await writeFailuresCsv(failuresPath, outcome.items);
-    for (const line of summaryLines(summary)) reporter.info(line);
-    if (failedCount > 0) reporter.info(`failures: ${failuresPath} (retry them with: dlr redownload all --history ${failuresPath})`);
+    for (const line of summaryLines(summary)) reporter.notice(line);
+    if (failedCount > 0) reporter.notice(`failures: ${failuresPath} (retry them with: dlr redownload all --history ${failuresPath})`);
     if (flags.summaryJson !== undefined) await writeSummaryJson(resolve(flags.summaryJson), { ...summary, failuresCsv: failedCount > 0 ? failuresPath : null });
     if (outcome.interrupted) return EXIT_INTERRUPTED;
     return summary.failed > 0 ? EXIT_FAILED : EXIT_OK;

@@ -54,9 +54,17 @@ export class PlainReporter implements Reporter {
   }
 
   info(text: string): void {
+    this.#unprefixed(text, false);
+  }
+
+  notice(text: string): void {
+    this.#unprefixed(text, true);
+  }
+
+  #unprefixed(text: string, always: boolean): void {
     const item = this.#item;
     this.#item = '';
-    this.#line(text);
+    this.#line(text, always);
     this.#item = item;
   }
 

@@ -12,6 +12,8 @@ export interface Reporter {
   /** The pause between files. */
   pause(ms: number): void;
   info(text: string): void;
+  /** Lines that print even with --quiet (the summary). */
+  notice(text: string): void;
   warn(text: string): void;
   error(text: string): void;
   close(): void;

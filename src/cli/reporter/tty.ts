@@ -105,6 +105,10 @@ export class TtyReporter implements Reporter {
     if (!this.#opts.quiet) this.#print(text);
   }
 
+  notice(text: string): void {
+    this.#print(text);
+  }
+
   warn(text: string): void {
     this.#print(this.#chalk.yellow(`warning: ${text}`));
   }

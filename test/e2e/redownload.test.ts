@@ -1,0 +1,255 @@
+import { readFile, readdir, stat, writeFile, mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { makeBytes, sha256 } from '../../fixtures/server/fault-server.js';
+import { makeBatchEnv, type BatchEnv } from '../helpers/batch-env.js';
+import { ANSI, runCli } from '../helpers/cli.js';
+import { fileSha } from '../helpers/engine.js';
+
+let w: BatchEnv;
+const ckpt = makeBytes(400_000, 1);
+const lora1 = makeBytes(120_000, 2);
+const lora2 = makeBytes(90_000, 3);
+const emb = makeBytes(4_000, 4);
+
+beforeEach(async () => {
+  w = await makeBatchEnv();
+  w.server.setFile('/1', { body: lora1 });
+  w.server.setFile('/2', { body: ckpt });
+  w.server.setFile('/3', { body: emb });
+  w.server.setFile('/4', { body: lora2 });
+  // The seed's test case 1, in history order.
+  await w.writeHistory([
+    ['lora', '/1', 'lora1.safetensors'],
+    ['checkpoint', '/2', 'checkpoint1.safetensors'],
+    ['embedding', '/3', 'embedding1.pt'],
+    ['lora', '/4', 'lora2.safetensors'],
+  ]);
+});
+
+afterEach(async () => {
+  await w.cleanup();
+});
+
+const dlr = (args: string[], extra: Parameters<typeof runCli>[1] = {}) => runCli(args, { cwd: w.root, env: w.env, ...extra });
+const bodyRequests = () => w.server.requests.map((r) => r.path);
+
+async function expectAllFiles() {
+  expect(await fileSha(join(w.dirOf('checkpoint'), 'checkpoint1.safetensors'))).toBe(sha256(ckpt));
+  expect(await fileSha(join(w.dirOf('lora'), 'lora1.safetensors'))).toBe(sha256(lora1));
+  expect(await fileSha(join(w.dirOf('lora'), 'lora2.safetensors'))).toBe(sha256(lora2));
+  expect(await fileSha(join(w.dirOf('embedding'), 'embedding1.pt'))).toBe(sha256(emb));
+}
+
+describe('dlr redownload all', () => {
+  it('downloads checkpoints, then LoRAs, then embeddings, into their folders (seed case 1), with a plain log', async () => {
+    const run = await dlr(['redownload', 'all']);
+    expect(run.code).toBe(0);
+    expect(bodyRequests()).toEqual(['/2', '/1', '/4', '/3']);
+    await expectAllFiles();
+    expect(run.stderr).not.toMatch(ANSI);
+    expect(run.stderr).not.toContain('\r');
+    expect(run.stderr).toMatch(/\[1\/4\] start checkpoint/);
+    expect(run.stderr).toMatch(/success {3}4/);
+    // Nothing failed: no failures CSV.
+    await expect(stat(join(w.root, 'failures.csv'))).rejects.toThrow();
+    // The history itself is never rewritten.
+    expect(await readFile(w.historyPath, 'utf8')).toMatch(/^timestamp,model_type,url,filename\n2024-10-24 10:00:00,lora,/);
+  });
+
+  it('recovers from a 429 after the configured delay (seed case 2)', async () => {
+    w.server.script('/2', { kind: 'status', status: 429 });
+    const run = await dlr(['redownload', 'all', '--summary-json', 's.json']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/\[1\/4\] retry 1 in .*\[rate-limited\] HTTP 429/);
+    const summary = JSON.parse(await readFile(join(w.root, 's.json'), 'utf8'));
+    expect(summary).toMatchObject({ success: 4, failed: 0, retries: { total: 1, successful: 1 }, successRate: 1 });
+    await expectAllFiles();
+  });
+
+  it('detects a trickle below the speed floor and resumes it (seed case 3)', async () => {
+    w.server.script('/2', { kind: 'trickle', bytesPerSec: 3_000, afterBytes: 100_000 });
+    const run = await dlr(['redownload', 'all', '--speed-floor', '10KiB', '--speed-window', '0.4']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/\[rate-limited\] throttled/);
+    expect(w.server.requestsTo('/2')[1]?.headers.range).toMatch(/^bytes=[1-9]\d*-$/);
+    await expectAllFiles();
+  });
+
+  it('skips existing files without a request and without the pause (seed case 4)', async () => {
+    await mkdir(w.dirOf('checkpoint'), { recursive: true });
+    await mkdir(w.dirOf('lora'), { recursive: true });
+    await writeFile(join(w.dirOf('checkpoint'), 'checkpoint1.safetensors'), 'existing');
+    await writeFile(join(w.dirOf('lora'), 'lora1.safetensors'), 'existing');
+    const run = await dlr(['redownload', 'all', '--sleep', '0.05']);
+    expect(run.code).toBe(0);
+    expect(bodyRequests()).toEqual(['/4', '/3']);
+    expect(run.stderr).toMatch(/\[1\/4\] skip .*checkpoint1\.safetensors/);
+    // One pause: after lora2 (not after the skips, not after the last file).
+    expect(run.stderr.match(/ pause /g)).toHaveLength(1);
+    expect(run.stderr).toMatch(/\[3\/4\] pause/);
+    expect(await readFile(join(w.dirOf('checkpoint'), 'checkpoint1.safetensors'), 'utf8')).toBe('existing');
+    expect(run.stderr).toMatch(/skipped {3}2/);
+  });
+
+  it('replaces existing files with --force, keeping the old one until the new one is complete', async () => {
+    const target = join(w.dirOf('checkpoint'), 'checkpoint1.safetensors');
+    await mkdir(w.dirOf('checkpoint'), { recursive: true });
+    await writeFile(target, 'old version');
+    w.server.script('/2', { kind: 'trickle', bytesPerSec: 400_000, afterBytes: 50_000 });
+    let seenDuring: string | undefined;
+    const run = await dlr(['redownload', 'all', '--force'], {
+      onSpawn: (child) => {
+        const poll = setInterval(() => {
+          void stat(`${target}.part`).then(
+            async (st) => {
+              if (st.size > 0 && seenDuring === undefined) seenDuring = await readFile(target, 'utf8');
+            },
+            () => undefined,
+          );
+        }, 10);
+        child.on('close', () => clearInterval(poll));
+      },
+    });
+    expect(run.code).toBe(0);
+    expect(seenDuring).toBe('old version');
+    await expectAllFiles();
+  });
+
+  it('writes a failures CSV that, used as the history, retries just those', async () => {
+    await writeFile(w.historyPath, `${await readFile(w.historyPath, 'utf8')}2024-10-24 10:05:00,lora,${w.server.url('/gone')},gone.safetensors\n2024-10-24 10:06:00,lora,,empty.safetensors\n`);
+    const first = await dlr(['redownload', 'all']);
+    expect(first.code).toBe(1);
+    const failures = join(w.root, 'failures.csv');
+    const text = await readFile(failures, 'utf8');
+    expect(text.split('\n')[0]).toBe('timestamp,model_type,url,filename,error_code,error_message,attempts,last_attempt_at');
+    expect(text).toMatch(/gone\.safetensors,not-found,HTTP 404 Not Found: File not found,1,/);
+    expect(text).toMatch(/empty\.safetensors,invalid-row,line 7: empty URL,0,/);
+    expect(first.stderr).toMatch(/warning: .*line 7: empty URL/);
+
+    w.server.setFile('/gone', { body: makeBytes(1000, 9) });
+    w.server.requests.length = 0;
+    const retry = await dlr(['redownload', 'all', '--history', 'failures.csv', '--failures', 'failures2.csv']);
+    expect(retry.code).toBe(1);
+    expect(bodyRequests()).toEqual(['/gone']);
+    expect(await readFile(join(w.root, 'failures2.csv'), 'utf8')).toMatch(/empty\.safetensors,invalid-row/);
+  });
+
+  it('redownloads one history entry by URL, and refuses a URL that is not in the history', async () => {
+    const one = await dlr(['redownload', w.server.url('/4')]);
+    expect(one.code).toBe(0);
+    expect(bodyRequests()).toEqual(['/4']);
+    const missing = await dlr(['redownload', w.server.url('/nope')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/is not in the history file/);
+  });
+
+  it('shows the plan with --dry-run and downloads nothing', async () => {
+    const run = await dlr(['redownload', 'all', '--dry-run']);
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim().split('\n').map((l) => l.split('\t').slice(0, 3).join(' '))).toEqual([
+      '1 checkpoint fetch',
+      '2 lora fetch',
+      '3 lora fetch',
+      '4 embedding fetch',
+    ]);
+    expect(w.server.requests).toHaveLength(0);
+  });
+
+  it('exits 75 naming the lock file and the holder when another run holds the folders', async () => {
+    await mkdir(w.dirOf('lora'), { recursive: true });
+    const lockPath = join(w.dirOf('lora'), '.dlr.lock');
+    await writeFile(lockPath, JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() }));
+    const run = await dlr(['redownload', 'all']);
+    expect(run.code).toBe(75);
+    expect(run.stderr).toContain(lockPath);
+    expect(run.stderr).toContain(`pid ${process.pid}`);
+    expect(w.server.requests).toHaveLength(0);
+  });
+
+  it('takes over a stale lock from a dead process', async () => {
+    await mkdir(w.dirOf('lora'), { recursive: true });
+    await writeFile(join(w.dirOf('lora'), '.dlr.lock'), JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), started: '2020-01-01T00:00:00Z' }));
+    const run = await dlr(['redownload', 'all']);
+    expect(run.code).toBe(0);
+    expect(await readdir(w.dirOf('lora'))).not.toContain('.dlr.lock');
+  });
+
+  it('on SIGINT keeps the part, lists the rest as interrupted, exits 130; the next run resumes byte-exact', async () => {
+    w.server.script('/2', { kind: 'trickle', bytesPerSec: 150_000, afterBytes: 60_000 });
+    const part = join(w.dirOf('checkpoint'), 'checkpoint1.safetensors.part');
+    const first = await dlr(['redownload', 'all'], {
+      onSpawn: (child) => {
+        const poll = setInterval(() => {
+          void stat(part).then(
+            (st) => {
+              if (st.size > 0) {
+                clearInterval(poll);
+                child.kill('SIGINT');
+              }
+            },
+            () => undefined,
+          );
+        }, 10);
+        child.on('close', () => clearInterval(poll));
+      },
+    });
+    expect(first.code).toBe(130);
+    expect(first.stderr).toMatch(/summary: interrupted/);
+    const failures = await readFile(join(w.root, 'failures.csv'), 'utf8');
+    expect(failures.match(/,interrupted,/g)).toHaveLength(4);
+    const kept = (await stat(part)).size;
+    expect(kept).toBeGreaterThan(0);
+
+    const second = await dlr(['redownload', 'all']);
+    expect(second.code).toBe(0);
+    expect(w.server.requestsTo('/2').at(-1)?.headers.range).toBe(`bytes=${kept}-`);
+    await expectAllFiles();
+    await expect(stat(join(w.root, 'failures.csv'))).rejects.toThrow();
+  });
+
+  it.each([
+    ['a history without the url column', 'history.csv', 'timestamp,model_type,link,filename\nt,lora,https://x/a,a\n', /history\.csv: missing column url/],
+    ['binary garbage as history', 'history.csv', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0x01, 0xff]), /history\.csv/],
+    ['invalid JSON config', 'dlr.config.json', '{ "download_paths": ', /dlr\.config\.json.*JSON/],
+    ['an unknown config key', 'dlr.config.json', '{ "retry": 1 }', /unknown key "retry"/],
+    ['a negative delay', 'dlr.config.json', '{ "rate_limit_settings": { "retry_delays": [60, -1] } }', /retry_delays\[1\]/],
+  ])('exits 2 with a one-line message for %s', async (_label, file, content, message) => {
+    await writeFile(join(w.root, file), content);
+    const run = await dlr(['redownload', 'all']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(w.server.requests).toHaveLength(0);
+  });
+});
+
+describe('dlr history and dlr download --type', () => {
+  it('prints the deduplicated, sorted plan as JSON with destinations and presence', async () => {
+    await mkdir(w.dirOf('embedding'), { recursive: true });
+    await writeFile(join(w.dirOf('embedding'), 'embedding1.pt'), 'x');
+    const run = await dlr(['history', '--json']);
+    expect(run.code).toBe(0);
+    const plan = JSON.parse(run.stdout);
+    expect(plan.entries.map((e: { filename: string; present: boolean }) => [e.filename, e.present])).toEqual([
+      ['checkpoint1.safetensors', false],
+      ['lora1.safetensors', false],
+      ['lora2.safetensors', false],
+      ['embedding1.pt', true],
+    ]);
+    expect(plan.entries[0].path).toBe(join(w.dirOf('checkpoint'), 'checkpoint1.safetensors'));
+  });
+
+  it("saves a new download into the type's folder and appends it to the history once it succeeds", async () => {
+    w.server.setFile('/new', { body: makeBytes(5000, 7), contentDisposition: 'attachment; filename="fresh.safetensors"' });
+    const run = await dlr(['download', w.server.url('/new'), '--type', 'LoCon']);
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toBe(join(w.dirOf('lora'), 'fresh.safetensors'));
+    const history = await readFile(w.historyPath, 'utf8');
+    expect(history.trim().split('\n').at(-1)).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d,LoCon,${w.server.url('/new')},fresh\\.safetensors$`));
+    const failed = await dlr(['download', w.server.url('/missing'), '--type', 'lora']);
+    expect(failed.code).toBe(1);
+    expect(await readFile(w.historyPath, 'utf8')).toBe(history);
+  });
+});
