@@ -51,6 +51,12 @@ const DEFAULT_DIRS: Readonly<Record<string, string>> = {
   default: 'models/other',
 };
 
+/** `~` and `~/…` mean the home directory, as in a shell; JSON has no shell to expand them. */
+function expandHome(path: string, env: NodeJS.ProcessEnv): string {
+  if (path !== '~' && !path.startsWith('~/')) return path;
+  return join(nonEmpty(env.HOME) ?? homedir(), path.slice(1));
+}
+
 /** Finds, reads and validates the config file; with no file, returns the defaults. */
 export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig> {
   const cwd = resolve(opts.cwd);
@@ -71,13 +77,13 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig>
       if (!TYPE_NAME.test(type)) {
         at.unknownKey(type, 'download_paths', 'checkpoint, lora, embedding, default, or another lower-case type name');
       }
-      downloadPaths[type] = resolve(baseDir, at.path(value, `download_paths.${type}`));
+      downloadPaths[type] = resolve(baseDir, expandHome(at.path(value, `download_paths.${type}`), opts.env));
     }
   }
 
   const historyFile = resolve(
     baseDir,
-    raw.history_file === undefined ? 'download_history.csv' : at.path(raw.history_file, 'history_file'),
+    raw.history_file === undefined ? 'download_history.csv' : expandHome(at.path(raw.history_file, 'history_file'), opts.env),
   );
 
   const policy: { retryDelaysMs?: readonly number[]; speedFloorBytesPerSec?: number; speedWindowMs?: number } = {};

@@ -101,6 +101,14 @@ describe('loadConfig: where the file comes from', () => {
 });
 
 describe('loadConfig: values', () => {
+  it('expands ~ to the home directory in paths', async () => {
+    const path = await writeJson(join(dir.path, 'dlr.json'), { download_paths: { lora: '~/sd/Lora' }, history_file: '~/h.csv' });
+    const home = join(dir.path, 'the-home');
+    const config = await load({ HOME: home }, path);
+    expect(config.downloadPaths.lora).toBe(join(home, 'sd/Lora'));
+    expect(config.historyFile).toBe(join(home, 'h.csv'));
+  });
+
   it('resolves relative paths against the config file directory, keeps absolute ones', async () => {
     const absolute = join(dir.path, 'abs-vae');
     const path = await writeJson(join(dir.path, 'etc/dlr.json'), {

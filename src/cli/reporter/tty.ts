@@ -12,6 +12,7 @@ export class TtyReporter implements Reporter {
   readonly #opts: ReporterOptions;
   readonly #chalk: ChalkInstance;
   #bar: cliProgress.SingleBar | undefined;
+  #countdown: NodeJS.Timeout | undefined;
   #name = '';
   #prefix = '';
 
@@ -31,6 +32,26 @@ export class TtyReporter implements Reporter {
   #stopBar(): void {
     this.#bar?.stop();
     this.#bar = undefined;
+    this.#stopCountdown();
+  }
+
+  /** A live "next try in Ns" line while a retry waits, so a person sees it is not stuck. */
+  #startCountdown(delayMs: number): void {
+    const until = Date.now() + delayMs;
+    const draw = () => {
+      const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+      this.#opts.stream.write(`\r\u001b[2K${this.#chalk.dim(`  next try in ${left}s`)}`);
+    };
+    draw();
+    this.#countdown = setInterval(draw, 1000);
+    this.#countdown.unref();
+  }
+
+  #stopCountdown(): void {
+    if (this.#countdown === undefined) return;
+    clearInterval(this.#countdown);
+    this.#countdown = undefined;
+    this.#opts.stream.write('\r\u001b[2K');
   }
 
   #print(text: string): void {
@@ -63,6 +84,10 @@ export class TtyReporter implements Reporter {
       case 'retry':
         this.#stopBar();
         this.#opts.stream.write(`${this.#prefix ? `${this.#prefix} ` : ''}${this.#chalk.yellow(describeRetry(event))}\n`);
+        this.#startCountdown(event.delayMs);
+        break;
+      case 'request':
+        this.#stopCountdown();
         break;
       case 'restart':
         this.#stopBar();
