@@ -209,6 +209,52 @@ describe('dlr redownload all', () => {
     await expect(stat(join(w.root, 'failures.csv'))).rejects.toThrow();
   });
 
+  it('on SIGTERM during the pause between files exits 130 at once and lists the unstarted files as interrupted', async () => {
+    const started = Date.now();
+    const run = await dlr(['redownload', 'all', '--sleep', '30'], {
+      onSpawn: (child) => {
+        let seen = '';
+        let sent = false;
+        child.stderr?.on('data', (d: Buffer) => {
+          seen += d.toString();
+          if (!sent && /pause 30/.test(seen)) {
+            sent = true;
+            child.kill('SIGTERM');
+          }
+        });
+      },
+    });
+    expect(run.code).toBe(130);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(await fileSha(join(w.dirOf('checkpoint'), 'checkpoint1.safetensors'))).toBe(sha256(ckpt));
+    const failures = await readFile(join(w.root, 'failures.csv'), 'utf8');
+    expect(failures.match(/,interrupted,not started: interrupted,0,/g)).toHaveLength(3);
+  });
+
+  it('exits at once on a second signal', async () => {
+    w.server.script('/2', { kind: 'trickle', bytesPerSec: 20_000, afterBytes: 10_000 });
+    const part = join(w.dirOf('checkpoint'), 'checkpoint1.safetensors.part');
+    const run = await dlr(['redownload', 'all'], {
+      onSpawn: (child) => {
+        const poll = setInterval(() => {
+          void stat(part).then(
+            (st) => {
+              if (st.size > 0) {
+                clearInterval(poll);
+                child.kill('SIGINT');
+                child.kill('SIGINT');
+              }
+            },
+            () => undefined,
+          );
+        }, 10);
+        child.on('close', () => clearInterval(poll));
+      },
+    });
+    expect(run.code).toBe(130);
+    expect((await stat(part)).size).toBeGreaterThan(0);
+  });
+
   it.each([
     ['a history without the url column', 'history.csv', 'timestamp,model_type,link,filename\nt,lora,https://x/a,a\n', /history\.csv: missing column url/],
     ['binary garbage as history', 'history.csv', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0x01, 0xff]), /history\.csv/],
