@@ -2,7 +2,7 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeBytes, sha256, startFaultServer, type FaultServer } from '../../fixtures/server/fault-server.js';
-import { ANSI, FAST, runCli } from '../helpers/cli.js';
+import { ANSI, FAST, runCli, signalWhenPartHasBytes } from '../helpers/cli.js';
 import { fileSha } from '../helpers/engine.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
@@ -128,22 +128,7 @@ describe('dlr download', () => {
   it('stops on SIGINT with exit 130, keeps the part, and the next run resumes byte-exact', async () => {
     server.script(path, { kind: 'trickle', bytesPerSec: 200_000, afterBytes: 100_000 });
     const partPath = `${target()}.part`;
-    const first = await runCli(['download', server.url(path), '--dir', dir.path, ...FAST], {
-      onSpawn: (child) => {
-        const poll = setInterval(() => {
-          void stat(partPath).then(
-            (st) => {
-              if (st.size > 0) {
-                clearInterval(poll);
-                child.kill('SIGINT');
-              }
-            },
-            () => undefined,
-          );
-        }, 20);
-        child.on('close', () => clearInterval(poll));
-      },
-    });
+    const first = await runCli(['download', server.url(path), '--dir', dir.path, ...FAST], { onSpawn: signalWhenPartHasBytes(partPath, 'SIGINT') });
     expect(first.code).toBe(130);
     expect(first.stderr).toMatch(/\[interrupted\]/);
     const kept = (await stat(partPath)).size;

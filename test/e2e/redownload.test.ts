@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeBytes, sha256 } from '../../fixtures/server/fault-server.js';
 import { makeBatchEnv, type BatchEnv } from '../helpers/batch-env.js';
-import { ANSI, runCli } from '../helpers/cli.js';
+import { ANSI, runCli, signalWhenPartHasBytes } from '../helpers/cli.js';
 import { fileSha } from '../helpers/engine.js';
 
 let w: BatchEnv;
@@ -179,22 +179,7 @@ describe('dlr redownload all', () => {
   it('on SIGINT keeps the part, lists the rest as interrupted, exits 130; the next run resumes byte-exact', async () => {
     w.server.script('/2', { kind: 'trickle', bytesPerSec: 150_000, afterBytes: 60_000 });
     const part = join(w.dirOf('checkpoint'), 'checkpoint1.safetensors.part');
-    const first = await dlr(['redownload', 'all'], {
-      onSpawn: (child) => {
-        const poll = setInterval(() => {
-          void stat(part).then(
-            (st) => {
-              if (st.size > 0) {
-                clearInterval(poll);
-                child.kill('SIGINT');
-              }
-            },
-            () => undefined,
-          );
-        }, 10);
-        child.on('close', () => clearInterval(poll));
-      },
-    });
+    const first = await dlr(['redownload', 'all'], { onSpawn: signalWhenPartHasBytes(part, 'SIGINT') });
     expect(first.code).toBe(130);
     expect(first.stderr).toMatch(/summary: interrupted/);
     const failures = await readFile(join(w.root, 'failures.csv'), 'utf8');
@@ -234,23 +219,7 @@ describe('dlr redownload all', () => {
   it('exits at once on a second signal', async () => {
     w.server.script('/2', { kind: 'trickle', bytesPerSec: 20_000, afterBytes: 10_000 });
     const part = join(w.dirOf('checkpoint'), 'checkpoint1.safetensors.part');
-    const run = await dlr(['redownload', 'all'], {
-      onSpawn: (child) => {
-        const poll = setInterval(() => {
-          void stat(part).then(
-            (st) => {
-              if (st.size > 0) {
-                clearInterval(poll);
-                child.kill('SIGINT');
-                child.kill('SIGINT');
-              }
-            },
-            () => undefined,
-          );
-        }, 10);
-        child.on('close', () => clearInterval(poll));
-      },
-    });
+    const run = await dlr(['redownload', 'all'], { onSpawn: signalWhenPartHasBytes(part, 'SIGINT', 2) });
     expect(run.code).toBe(130);
     expect((await stat(part)).size).toBeGreaterThan(0);
   });

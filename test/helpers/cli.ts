@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../../bin/dlr.js', import.meta.url));
@@ -53,3 +54,23 @@ export const FAST = ['--retry-delays', '0.01,0.01,0.01', '--speed-floor', '0', '
 
 // eslint-disable-next-line no-control-regex
 export const ANSI = /\u001b\[/;
+
+/** An `onSpawn` that sends `signal` (`times` times) as soon as the part file holds bytes: a kill mid-body. */
+export function signalWhenPartHasBytes(partPath: string, signal: NodeJS.Signals, times = 1): (child: ChildProcess) => void {
+  return (child) => {
+    let fired = false;
+    const poll = setInterval(() => {
+      void stat(partPath).then(
+        (st) => {
+          // Several stats can be in flight; only the first sighting signals.
+          if (st.size === 0 || fired) return;
+          fired = true;
+          clearInterval(poll);
+          for (let i = 0; i < times; i++) child.kill(signal);
+        },
+        () => undefined,
+      );
+    }, 10);
+    child.on('close', () => clearInterval(poll));
+  };
+}
