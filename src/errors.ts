@@ -51,6 +51,8 @@ export interface DlrErrorOptions {
   readonly retryAfterMs?: number;
   /** Low-level detail such as an errno (`ECONNRESET`), kept beside the stable code. */
   readonly detail?: string;
+  /** Overrides the code's usual retryability, e.g. a 403 from a CDN whose signed link expired. */
+  readonly retryable?: boolean;
 }
 
 export class DlrError extends Error {
@@ -58,6 +60,7 @@ export class DlrError extends Error {
   readonly status: number | undefined;
   readonly retryAfterMs: number | undefined;
   readonly detail: string | undefined;
+  readonly #retryable: boolean | undefined;
 
   constructor(code: ErrorCode, message: string, options: DlrErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -66,11 +69,12 @@ export class DlrError extends Error {
     this.status = options.status;
     this.retryAfterMs = options.retryAfterMs;
     this.detail = options.detail;
+    this.#retryable = options.retryable;
   }
 
   /** Whether waiting and trying again can help. */
   get retryable(): boolean {
-    return RETRYABLE.has(this.code);
+    return this.#retryable ?? RETRYABLE.has(this.code);
   }
 }
 

@@ -5,6 +5,8 @@ import type { BatchOutcome } from './types.js';
 export interface BatchSummary {
   readonly total: number;
   readonly success: number;
+  /** Downloads whose bytes matched the hash the source publishes. */
+  readonly verified: number;
   readonly skipped: number;
   readonly failed: number;
   /** Waits-and-tries-again across all files, and files that succeeded after at least one. */
@@ -20,6 +22,7 @@ export interface BatchSummary {
 
 export function summarize(outcome: BatchOutcome): BatchSummary {
   let success = 0;
+  let verified = 0;
   let skipped = 0;
   let failed = 0;
   let retries = 0;
@@ -31,6 +34,7 @@ export function summarize(outcome: BatchOutcome): BatchSummary {
     bytes += result.bytesFetched;
     if (result.status === 'done') {
       success++;
+      if (result.verified) verified++;
       if (result.retries > 0) successfulRetries++;
     } else if (result.status === 'skipped') {
       skipped++;
@@ -44,6 +48,7 @@ export function summarize(outcome: BatchOutcome): BatchSummary {
   return {
     total,
     success,
+    verified,
     skipped,
     failed,
     retries: { total: retries, successful: successfulRetries },

@@ -1,4 +1,5 @@
 import { pathExists } from '../util/fs.js';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { DlrError } from '../errors.js';
@@ -11,7 +12,8 @@ import { PartFile, SIDECAR_VERSION, type Sidecar } from './part-file.js';
 import { classifyResponse, ifRangeValue, type PartState } from './resume.js';
 import { nameFromUrl, safeFileName } from './safe-name.js';
 import { contentEncodingOf, transferBody } from './transfer.js';
-import type { DownloadEvent } from './types.js';
+import { hashMismatch, hashPrefix, sameSha256 } from './hashing.js';
+import type { DownloadEvent, DownloadRequest, ExpectedFile } from './types.js';
 
 /** Mutable facts about one file that persist across its attempts. */
 export interface FileState {
@@ -23,6 +25,8 @@ export interface FileState {
   /** Known up front (given by the caller) or learned from the first response. */
   finalPath: string | undefined;
   bytesFetched: number;
+  readonly expect: ExpectedFile | undefined;
+  readonly inspect: DownloadRequest['inspect'];
 }
 
 export interface AttemptContext {
@@ -34,7 +38,7 @@ export interface AttemptContext {
 }
 
 export type AttemptOutcome =
-  | { readonly kind: 'done'; readonly size: number }
+  | { readonly kind: 'done'; readonly size: number; readonly verified: boolean }
   | { readonly kind: 'skipped' }
   /** Ask again at once, without waiting: the answer could not be used but nothing failed. */
   | { readonly kind: 'again'; readonly reason: string };
@@ -80,6 +84,8 @@ async function handleResponse(
   ctx: AttemptContext,
 ): Promise<AttemptOutcome> {
   const rangeSent = state.offset > 0;
+  const veto = file.inspect?.({ status: res.status, headers: res.headers, url: res.url, requestedUrl: file.url });
+  if (veto) throw veto;
   if (res.status < 200 || res.status >= 300) {
     if (!(res.status === 416 && rangeSent)) throw await statusError(res);
   }
@@ -97,9 +103,12 @@ async function handleResponse(
   const finalPath = part.finalPath;
 
   const decision = classifyResponse(state, res.status, res.headers);
+  if (decision.action !== 'refetch') checkExpectedSize(file.expect, decision.total);
+  const sha256 = file.expect?.sha256;
   if (decision.action === 'complete') {
+    if (sha256 !== undefined) await verifyOrDiscard(part, (await hashPrefix(part.partPath, decision.total)).digest('hex'), sha256);
     await part.commit();
-    return { kind: 'done', size: decision.total };
+    return { kind: 'done', size: decision.total, verified: sha256 !== undefined };
   }
   if (decision.action === 'refetch') {
     await part.discard();
@@ -125,6 +134,7 @@ async function handleResponse(
   const total = decision.total;
   ctx.emit({ type: 'transfer', path: finalPath, offset: append ? state.offset : 0, total });
   const startOffset = append ? state.offset : 0;
+  const hash = sha256 === undefined ? undefined : append ? await hashPrefix(part.partPath, state.offset) : createHash('sha256');
   const handle = await part.open(append ? 'append' : 'create');
   let received = 0;
   let written: number;
@@ -134,6 +144,7 @@ async function handleResponse(
       handle,
       partPath: part.partPath,
       encoding,
+      hash,
       policy: ctx.policy,
       signal: ctx.signal,
       onSample: (bytes, bytesPerSec) => {
@@ -159,8 +170,23 @@ async function handleResponse(
     await part.discard();
     throw new DlrError('invalid-response', `the server sent ${size} bytes for a ${total}-byte file`);
   }
+  checkExpectedSize(file.expect, size);
+  if (hash !== undefined && sha256 !== undefined) await verifyOrDiscard(part, hash.digest('hex'), sha256);
   await part.commit();
-  return { kind: 'done', size };
+  return { kind: 'done', size, verified: sha256 !== undefined };
+}
+
+/** An answer whose length is far from what the source published is not the file (an error page, another version). */
+function checkExpectedSize(expect: ExpectedFile | undefined, size: number | undefined): void {
+  if (expect?.size === undefined || size === undefined) return;
+  if (Math.abs(size - expect.size) <= (expect.sizeTolerance ?? 0)) return;
+  throw new DlrError('invalid-response', `the server offers ${size} bytes, but the source says the file has ${expect.size}`);
+}
+
+async function verifyOrDiscard(part: PartFile, actual: string, expected: string): Promise<void> {
+  if (sameSha256(actual, expected)) return;
+  await part.discard();
+  throw hashMismatch(part.finalPath, actual, expected);
 }
 
 /** The part's state if it may be resumed for this URL; otherwise it is discarded and the state is empty. */

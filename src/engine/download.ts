@@ -48,6 +48,7 @@ export async function download(request: DownloadRequest, context: DownloadContex
     }
     let repeats = 0;
     let fetchedBefore = 0;
+    let hashRetried = false;
     for (;;) {
       attempts++;
       try {
@@ -58,7 +59,7 @@ export async function download(request: DownloadRequest, context: DownloadContex
           emit,
           attempt: attempts,
         });
-        if (outcome.kind === 'done') return result({ status: 'done', size: outcome.size } as const);
+        if (outcome.kind === 'done') return result({ status: 'done', size: outcome.size, verified: outcome.verified } as const);
         if (outcome.kind === 'skipped') return result({ status: 'skipped', reason: 'exists' } as const);
         repeats = file.bytesFetched > fetchedBefore ? 0 : repeats + 1;
         fetchedBefore = file.bytesFetched;
@@ -68,6 +69,13 @@ export async function download(request: DownloadRequest, context: DownloadContex
       } catch (caught) {
         const error = context.signal?.aborted ? new DlrError('interrupted', 'interrupted') : toDlrError(caught);
         if (error.code === 'interrupted') return failed(error);
+        if (error.code === 'hash-mismatch' && !hashRetried) {
+          // The part is gone; one fresh download from zero tells a glitch from a wrong file.
+          hashRetried = true;
+          retries++;
+          emit({ type: 'retry', retry: retries, delayMs: 0, code: error.code, message: error.message });
+          continue;
+        }
         const decision = decideRetry({ retriesSoFar: retries, error, policy: context.policy });
         if (!decision.retry) {
           return failed(error, error.retryable ? decision.reason : undefined);
@@ -103,6 +111,8 @@ function prepare(request: DownloadRequest): FileState {
     headers,
     overwrite: request.overwrite ?? false,
     bytesFetched: 0,
+    expect: request.expect,
+    inspect: request.inspect,
   };
   if ('file' in dest) {
     const finalPath = resolve(dest.file);

@@ -6,6 +6,7 @@ import type { ResolvedPolicy } from '../options.js';
 import { formatBytes } from '../util/units.js';
 import { PartWriter } from './part-file.js';
 import { SpeedMonitor } from './speed-floor.js';
+import type { Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 
 export interface TransferInput {
@@ -14,6 +15,8 @@ export interface TransferInput {
   readonly partPath: string;
   /** Content-Encoding of the body, if it is not identity. */
   readonly encoding: string | undefined;
+  /** Updated with every byte written, when the source published a hash. */
+  readonly hash: Hash | undefined;
   readonly policy: ResolvedPolicy;
   readonly signal: AbortSignal | undefined;
   /** Called on every sample tick with bytes received so far in this transfer. */
@@ -50,9 +53,11 @@ export async function transferBody(input: TransferInput): Promise<TransferOutput
   const source = decoder ? streamPipeline(input.body, decoder, () => undefined) : input.body;
   let failure: unknown;
   try {
-    await pump(source, writer, signal, (n) => {
-      received += n;
-      monitor.add(n);
+    const hash = input.hash;
+    await pump(source, writer, signal, (chunk) => {
+      received += chunk.length;
+      monitor.add(chunk.length);
+      hash?.update(chunk);
     });
   } catch (error) {
     failure = error;
@@ -85,7 +90,7 @@ export async function transferBody(input: TransferInput): Promise<TransferOutput
  * flush what arrived. Event-driven rather than `for await`: no promise per
  * chunk on the hot path.
  */
-function pump(source: Readable, writer: PartWriter, signal: AbortSignal, onChunk: (bytes: number) => void): Promise<void> {
+function pump(source: Readable, writer: PartWriter, signal: AbortSignal, onChunk: (chunk: Buffer) => void): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const cleanup = () => {
       source.off('data', onData);
@@ -96,7 +101,7 @@ function pump(source: Readable, writer: PartWriter, signal: AbortSignal, onChunk
       signal.removeEventListener('abort', onAbort);
     };
     const onData = (chunk: Buffer) => {
-      onChunk(chunk.length);
+      onChunk(chunk);
       if (!writer.write(chunk)) source.pause();
     };
     const onDrain = () => source.resume();

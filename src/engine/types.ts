@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
-import type { ErrorCode } from '../errors.js';
+import type { DlrError, ErrorCode } from '../errors.js';
+import type { HeaderMap } from '../http/status-error.js';
 import type { ResolvedPolicy } from '../options.js';
 
 /** Where a download lands: an exact file, or a directory plus an optional name (else Content-Disposition, else the URL). */
@@ -15,6 +16,32 @@ export interface DownloadRequest {
    * @default false (an existing file is skipped)
    */
   readonly overwrite?: boolean;
+  /** What the source published about the file; checked before the final rename. */
+  readonly expect?: ExpectedFile;
+  /**
+   * Looks at every final answer (after redirects) before a byte is written and
+   * may veto it with a typed error: a source's knowledge of its own error pages
+   * (a login redirect, an HTML page where a model should be, an expired CDN link).
+   */
+  readonly inspect?: (response: InspectedResponse) => DlrError | undefined;
+}
+
+export interface ExpectedFile {
+  /** Lower- or upper-case hex SHA-256; the bytes are hashed while they are written. */
+  readonly sha256?: string;
+  /** Size in bytes; an answer whose length is far from it is refused before writing. */
+  readonly size?: number;
+  /** How far the size may be off (sources that round, like Civitai's sizeKB). @default 0 */
+  readonly sizeTolerance?: number;
+}
+
+export interface InspectedResponse {
+  readonly status: number;
+  readonly headers: HeaderMap;
+  /** The URL that answered, after redirects. */
+  readonly url: URL;
+  /** The URL dlr asked for. */
+  readonly requestedUrl: URL;
 }
 
 export interface DownloadContext {
@@ -66,6 +93,11 @@ interface ResultBase {
 }
 
 export type DownloadResult =
-  | (ResultBase & { readonly status: 'done'; readonly size: number })
+  | (ResultBase & {
+      readonly status: 'done';
+      readonly size: number;
+      /** True when the bytes matched the published SHA-256. */
+      readonly verified: boolean;
+    })
   | (ResultBase & { readonly status: 'skipped'; readonly reason: 'exists' })
   | (ResultBase & { readonly status: 'failed'; readonly error: { readonly code: ErrorCode; readonly message: string } });

@@ -19,8 +19,8 @@ describe('summarize', () => {
   it('counts outcomes, retries and bytes, and the rate over the files not skipped', () => {
     const summary = summarize({
       items: [
-        item({ ...base, status: 'done', size: 10, retries: 2, bytesFetched: 10 }),
-        item({ ...base, status: 'done', size: 5, bytesFetched: 5 }),
+        item({ ...base, status: 'done', size: 10, verified: true, retries: 2, bytesFetched: 10 }),
+        item({ ...base, status: 'done', size: 5, verified: false, bytesFetched: 5 }),
         item({ ...base, status: 'skipped', reason: 'exists' }),
         item({ ...base, status: 'failed', retries: 3, error: { code: 'rate-limited', message: 'x' } }),
       ],
@@ -31,6 +31,7 @@ describe('summarize', () => {
     expect(summary).toMatchObject({
       total: 4,
       success: 2,
+      verified: 1,
       skipped: 1,
       failed: 1,
       retries: { total: 5, successful: 1 },
@@ -58,7 +59,7 @@ describe('writeFailuresCsv', () => {
   it('writes the history columns plus the error, defusing spreadsheet formulas, and reads back as a history', async () => {
     const path = join(dir.path, 'failures.csv');
     const count = await writeFailuresCsv(path, [
-      item({ ...base, status: 'done', size: 1 }),
+      item({ ...base, status: 'done', size: 1, verified: false }),
       item({ ...base, attempts: 4, status: 'failed', error: { code: 'not-found', message: 'HTTP 404 Not Found' } }, '=HYPERLINK("x").bin'),
       item({ ...base, attempts: 0, status: 'failed', error: { code: 'invalid-row', message: 'line 3: empty URL' } }, '@x.bin', ''),
     ]);
@@ -77,7 +78,7 @@ describe('writeFailuresCsv', () => {
     const path = join(dir.path, 'failures.csv');
     await writeFailuresCsv(path, [item({ ...base, status: 'failed', error: { code: 'network', message: 'x' } })]);
     expect((await stat(path)).isFile()).toBe(true);
-    expect(await writeFailuresCsv(path, [item({ ...base, status: 'done', size: 1 })])).toBe(0);
+    expect(await writeFailuresCsv(path, [item({ ...base, status: 'done', size: 1, verified: false })])).toBe(0);
     await expect(stat(path)).rejects.toThrow();
   });
 });

@@ -9,7 +9,7 @@ export function summaryLines(summary: BatchSummary): string[] {
     .join(', ');
   return [
     `summary: ${summary.interrupted ? 'interrupted' : 'finished'}`,
-    `  success   ${summary.success}`,
+    `  success   ${summary.success} (verified against a published SHA-256: ${summary.verified})`,
     `  skipped   ${summary.skipped}`,
     `  failed    ${summary.failed}${codes ? ` (${codes})` : ''}`,
     `  retries   ${summary.retries.total} (files recovered by a retry: ${summary.retries.successful})`,
