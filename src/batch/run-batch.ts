@@ -1,4 +1,9 @@
+import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
+import { DlrError, toDlrError, type ErrorCode } from '../errors.js';
+import { safeFileName } from '../engine/safe-name.js';
+import type { ResolvedFile } from '../sources/types.js';
+import { pathExists } from '../util/fs.js';
 import { download } from '../engine/download.js';
 import type { DownloadResult } from '../engine/types.js';
 import { redactUrl } from '../http/credentials.js';
@@ -18,8 +23,8 @@ export interface BatchOptions {
   readonly pauseBetweenMs: number;
   /** Replace existing files (the old one stays until the new one is complete). */
   readonly force: boolean;
-  /** Request headers for a URL, e.g. the API key for its own origin. */
-  readonly headersFor?: (url: URL) => Readonly<Record<string, string>>;
+  /** Turns a history URL into what to fetch (Civitai/Hugging Face APIs); a failure fails just that file. */
+  readonly resolve: (url: string, onRetry: (info: { retry: number; delayMs: number; code: string; message: string }) => void) => Promise<ResolvedFile>;
   readonly signal?: AbortSignal;
   readonly onEvent?: (event: BatchEvent) => void;
 }
@@ -39,6 +44,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
     finishedAt: startedAt,
   }));
   const total = options.entries.length;
+  const resolvedFiles: Array<{ url: string; file: ResolvedFile }> = [];
   let interrupted = false;
 
   for (const [i, entry] of options.entries.entries()) {
@@ -49,13 +55,41 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
       continue;
     }
     emit({ type: 'item-start', index, total, entry });
-    const url = safeUrl(entry.url);
+    const started = performance.now();
+    let resolved: ResolvedFile;
+    try {
+      // Skip before asking any API: an existing file costs no request at all.
+      if (!options.force && entry.path !== undefined && (await pathExists(entry.path))) {
+        const item: BatchItem = { subject: entry, result: skipped(entry), finishedAt: new Date() };
+        items.push(item);
+        emit({ type: 'item-end', index, total, item });
+        continue;
+      }
+      resolved = await options.resolve(entry.url, (info) =>
+        emit({ type: 'item-progress', index, total, event: { type: 'retry', ...info, code: info.code as ErrorCode } }),
+      );
+    } catch (caught) {
+      const error = options.signal?.aborted ? new DlrError('interrupted', 'interrupted') : toDlrError(caught);
+      const item: BatchItem = {
+        subject: entry,
+        result: { ...notAttempted(entry.url, { code: error.code, message: error.message }), durationMs: performance.now() - started },
+        finishedAt: new Date(),
+      };
+      items.push(item);
+      emit({ type: 'item-end', index, total, item });
+      if (error.code === 'interrupted') interrupted = true;
+      continue;
+    }
+    resolvedFiles.push({ url: entry.url, file: resolved });
+    const name = entry.path ?? (resolved.filename ? join(entry.dir, safeFileName(resolved.filename)) : undefined);
     const result = await download(
       {
-        url: entry.url,
-        dest: entry.path === undefined ? { dir: entry.dir } : { file: entry.path },
-        headers: url && options.headersFor ? options.headersFor(url) : {},
+        url: resolved.url,
+        dest: name === undefined ? { dir: entry.dir } : { file: name },
+        headers: resolved.headers,
         overwrite: options.force,
+        ...(resolved.expect ? { expect: resolved.expect } : {}),
+        ...(resolved.inspect ? { inspect: resolved.inspect } : {}),
       },
       {
         policy: options.policy,
@@ -80,17 +114,13 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
       }
     }
   }
-  return { items, interrupted, startedAt, elapsedMs: performance.now() - t0 };
+  return { items, interrupted, startedAt, elapsedMs: performance.now() - t0, resolved: resolvedFiles };
+}
+
+function skipped(entry: PlanEntry): DownloadResult {
+  return { status: 'skipped', reason: 'exists', url: redactUrl(entry.url), path: entry.path, attempts: 0, retries: 0, bytesFetched: 0, durationMs: 0 };
 }
 
 function notAttempted(url: string, error: { code: Extract<DownloadResult, { status: 'failed' }>['error']['code']; message: string }): DownloadResult {
   return { status: 'failed', url: redactUrl(url), path: undefined, attempts: 0, retries: 0, bytesFetched: 0, durationMs: 0, error };
-}
-
-function safeUrl(text: string): URL | undefined {
-  try {
-    return new URL(text);
-  } catch {
-    return undefined;
-  }
 }

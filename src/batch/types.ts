@@ -1,6 +1,7 @@
 import type { DownloadEvent, DownloadResult } from '../engine/types.js';
 import type { PlanEntry } from '../history/plan.js';
 import type { HistoryRow } from '../history/read-history.js';
+import type { ResolvedFile } from '../sources/types.js';
 
 /** What one batch item was about: a planned download, or a history row that could not be one. */
 export type BatchSubject = Pick<HistoryRow, 'line' | 'timestamp' | 'modelType' | 'url' | 'filename'> & {
@@ -23,6 +24,8 @@ export type BatchEvent =
 
 export interface BatchOutcome {
   readonly items: readonly BatchItem[];
+  /** What the sources said about each URL fetched, for the hash cache. */
+  readonly resolved?: ReadonlyArray<{ readonly url: string; readonly file: ResolvedFile }>;
   readonly interrupted: boolean;
   readonly startedAt: Date;
   readonly elapsedMs: number;

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { downloadDirFor, loadConfig, type LoadedConfig } from '../config/load-config.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_PAUSE_BETWEEN_MS, resolvePolicy, type DownloadPolicy, type ResolvedPolicy } from '../options.js';
+import type { SourceSettings } from '../sources/types.js';
 import { parseSeconds } from '../util/units.js';
 import type { CliIo } from './io.js';
 import { policyFromFlags, type PolicyFlags } from './parse-flags.js';
@@ -19,6 +20,7 @@ export interface RunContext {
   readonly policy: ResolvedPolicy;
   readonly historyPath: string;
   readonly pauseBetweenMs: number;
+  readonly sources: SourceSettings;
   dirFor(type: string): string;
 }
 
@@ -38,8 +40,19 @@ export async function loadRunContext(flags: ContextFlags, io: CliIo): Promise<Ru
     policy,
     historyPath: flags.history !== undefined ? resolve(cwd, flags.history) : config.historyFile,
     pauseBetweenMs,
+    sources: {
+      civitaiBaseUrl: config.civitaiBaseUrl,
+      civitaiApiKey: config.apiKey,
+      // As huggingface_hub: HF_ENDPOINT moves the hub, HF_TOKEN authenticates to it.
+      hfEndpoint: nonEmpty(io.env.HF_ENDPOINT) ?? 'https://huggingface.co',
+      hfToken: nonEmpty(io.env.HF_TOKEN),
+    },
     dirFor: (type) => downloadDirFor(config, type),
   };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
 
 function withoutUndefined(policy: DownloadPolicy): DownloadPolicy {

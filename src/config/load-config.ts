@@ -26,6 +26,8 @@ export interface LoadedConfig {
   };
   /** Pause after each successful download in a batch; undefined = not set in the file. */
   readonly sleepBetweenMs: number | undefined;
+  /** Civitai's origin (`civitai.base_url`), for mirrors and tests. @default https://civitai.com */
+  readonly civitaiBaseUrl: string;
 }
 
 /** Where to look for the file, and what to resolve relative names against. */
@@ -39,7 +41,9 @@ export interface LoadConfigOptions {
 /** A config is a few hundred bytes; anything this big is the wrong file, and reading it whole would be wasteful. */
 const MAX_CONFIG_BYTES = 1 << 20;
 
-const TOP_KEYS = ['api_key', 'download_paths', 'rate_limit_settings', 'history_file'];
+const TOP_KEYS = ['api_key', 'download_paths', 'rate_limit_settings', 'history_file', 'civitai'];
+const CIVITAI_KEYS = ['base_url'];
+export const DEFAULT_CIVITAI_BASE_URL = 'https://civitai.com';
 const RATE_KEYS = ['sleep_between_downloads', 'retry_delays', 'speed_threshold_kbps', 'slow_duration_threshold_seconds'];
 /** Any lower-case type name is allowed, so a type added later (or one of the user's own) needs no code change. */
 const TYPE_NAME = /^[a-z][a-z0-9_-]*$/;
@@ -113,6 +117,14 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig>
     }
   }
 
+  let civitaiBaseUrl = DEFAULT_CIVITAI_BASE_URL;
+  if (raw.civitai !== undefined) {
+    const civitai = at.object(raw.civitai, 'civitai');
+    const unknownCivitai = Object.keys(civitai).find((k) => !CIVITAI_KEYS.includes(k));
+    if (unknownCivitai !== undefined) at.unknownKey(unknownCivitai, 'civitai', CIVITAI_KEYS.join(', '));
+    if (civitai.base_url !== undefined) civitaiBaseUrl = at.httpUrl(civitai.base_url, 'civitai.base_url');
+  }
+
   const apiKey =
     (raw.api_key === undefined ? undefined : at.apiKey(raw.api_key)) ??
     nonEmpty(opts.env.CIVITAI_TOKEN) ??
@@ -125,6 +137,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig>
     historyFile,
     policy: Object.freeze(policy),
     sleepBetweenMs,
+    civitaiBaseUrl,
   });
 }
 
@@ -237,6 +250,20 @@ class KeyPath {
   }
 
   /** The key's value is never put in a message: messages end up in logs and cron mail. */
+  /** An http(s) origin such as `https://civitai.com`; returned without a trailing slash. */
+  httpUrl(value: unknown, key: string): string {
+    let url: URL | undefined;
+    try {
+      url = typeof value === 'string' ? new URL(value) : undefined;
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      this.fail(key, `must be an http(s) URL, got ${describe(value)}`);
+    }
+    return url.origin;
+  }
+
   apiKey(value: unknown): string | undefined {
     if (typeof value !== 'string') this.fail('api_key', `must be a string, got ${describe(value, { redact: true })}`);
     // A template's `"api_key": ""` means "not set here", so the environment still applies.

@@ -84,11 +84,16 @@ async function handleResponse(
   ctx: AttemptContext,
 ): Promise<AttemptOutcome> {
   const rangeSent = state.offset > 0;
-  const veto = file.inspect?.({ status: res.status, headers: res.headers, url: res.url, requestedUrl: file.url });
-  if (veto) throw veto;
-  if (res.status < 200 || res.status >= 300) {
-    if (!(res.status === 416 && rangeSent)) throw await statusError(res);
+  const seen = { status: res.status, headers: res.headers, url: res.url, requestedUrl: file.url };
+  if ((res.status < 200 || res.status >= 300) && !(res.status === 416 && rangeSent)) {
+    const body = await readErrorBody(res);
+    throw (
+      file.inspect?.({ ...seen, body }) ??
+      errorForStatus(res.status, res.headers, messageFromErrorBody(body, header(res.headers, 'content-type')))
+    );
   }
+  const veto = file.inspect?.(seen);
+  if (veto) throw veto;
 
   let part = knownPart;
   if (part === undefined) {
@@ -215,19 +220,18 @@ function sidecarFor(
   };
 }
 
-async function statusError(res: HttpResponse): Promise<DlrError> {
-  let detail: string | undefined;
+/** The start of an error body, for its message; the rest is left to the connection cleanup. */
+async function readErrorBody(res: HttpResponse): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
   try {
-    const chunks: Buffer[] = [];
-    let size = 0;
     for await (const chunk of res.body as AsyncIterable<Buffer>) {
       chunks.push(chunk);
       size += chunk.length;
       if (size >= ERROR_BODY_LIMIT) break;
     }
-    detail = messageFromErrorBody(Buffer.concat(chunks).toString('utf8'), header(res.headers, 'content-type'));
   } catch {
     // The status alone says enough.
   }
-  return errorForStatus(res.status, res.headers, detail);
+  return Buffer.concat(chunks).toString('utf8');
 }

@@ -42,6 +42,8 @@ export interface InspectedResponse {
   readonly url: URL;
   /** The URL dlr asked for. */
   readonly requestedUrl: URL;
+  /** For an error status: the start of the body (the API's own error message); undefined for 2xx. */
+  readonly body?: string;
 }
 
 export interface DownloadContext {

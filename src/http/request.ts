@@ -25,6 +25,12 @@ export interface RequestOptions {
   readonly dispatcher: Dispatcher;
   readonly maxRedirects: number;
   readonly idleTimeoutMs: number;
+  /**
+   * Return a redirect that leaves the origin instead of following it: a
+   * metadata probe wants the hub's own answer (its headers describe the file),
+   * not the CDN's.
+   */
+  readonly stopAtOtherOrigin?: boolean;
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -64,15 +70,19 @@ export async function sendRequest(req: HttpRequest, opts: RequestOptions): Promi
     if (!REDIRECT_STATUSES.has(res.statusCode) || location === undefined) {
       return { status: res.statusCode, headers: res.headers, body: res.body, url, redirects };
     }
-    // The redirect's own body is never wanted; drain a little so the
-    // connection can be reused, then let it go.
-    await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
     let next: URL;
     try {
       next = new URL(location, url);
     } catch {
+      await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
       throw new DlrError('redirect', `redirect to an invalid URL from ${redactUrl(url)}`);
     }
+    if (opts.stopAtOtherOrigin && next.origin !== credentialOrigin) {
+      return { status: res.statusCode, headers: res.headers, body: res.body, url, redirects };
+    }
+    // The redirect's own body is never wanted; drain a little so the
+    // connection can be reused, then let it go.
+    await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
     if (next.protocol !== 'http:' && next.protocol !== 'https:') {
       throw new DlrError('redirect', `refusing redirect to a ${next.protocol} URL from ${redactUrl(url)}`);
     }

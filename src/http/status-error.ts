@@ -15,7 +15,7 @@ export function header(headers: HeaderMap, name: string): string | undefined {
  * `detail` is the server's own message (a JSON `error`/`message`), if any.
  */
 export function errorForStatus(status: number, headers: HeaderMap, detail?: string): DlrError {
-  const retryAfterMs = parseRetryAfter(header(headers, 'retry-after'));
+  const retryAfterMs = parseRetryAfter(header(headers, 'retry-after')) ?? parseRateLimitReset(header(headers, 'ratelimit'));
   const suffix = detail ? `: ${detail}` : '';
   const make = (code: ErrorCode, text: string) =>
     new DlrError(code, `HTTP ${status} ${text}${suffix}`, { status, retryAfterMs });
@@ -60,4 +60,14 @@ export function messageFromErrorBody(body: string, contentType: string | undefin
 function oneLine(text: string): string {
   const flat = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
   return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
+}
+
+/**
+ * The IETF draft `RateLimit: "api";r=0;t=55` the Hugging Face Hub sends
+ * (WIRE.md 2.1): `t` is seconds until the window resets. Used when there is
+ * no Retry-After.
+ */
+export function parseRateLimitReset(value: string | undefined): number | undefined {
+  const t = value === undefined ? undefined : /(?:^|;)\s*t=(\d+)/.exec(value)?.[1];
+  return t === undefined ? undefined : Math.min(Number(t) * 1000, 2 ** 31 - 1);
 }

@@ -11,8 +11,10 @@ import type { BatchEvent } from '../../batch/types.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, toDlrError } from '../../errors.js';
 import { redactUrl } from '../../http/credentials.js';
 import { createDispatcher } from '../../http/dispatcher.js';
+import { hashCachePathFor, updateHashCache } from '../../history/hash-cache.js';
 import { planDownloads, urlKey, type PlanEntry } from '../../history/plan.js';
 import { readHistory, type InvalidRow } from '../../history/read-history.js';
+import { resolveSource } from '../../sources/resolve-source.js';
 import { pathExists } from '../../util/fs.js';
 import type { CliIo } from '../io.js';
 import { chooseReporter } from '../reporter/choose.js';
@@ -93,8 +95,10 @@ async function runRedownload(target: string, flags: RedownloadFlags, io: CliIo):
       pauseBetweenMs: ctx.pauseBetweenMs,
       force,
       signal: io.signal,
+      resolve: (url, onRetry) => resolveSource(url, { settings: ctx.sources, policy: ctx.policy, dispatcher, signal: io.signal, onRetry }),
       onEvent: (event) => render(reporter, event),
     });
+    await updateHashCache(hashCachePathFor(ctx.historyPath), outcome.resolved ?? []);
     const summary = summarize(outcome);
     const failuresPath = flags.failures !== undefined ? resolve(flags.failures) : join(dirname(ctx.historyPath), 'failures.csv');
     const failedCount = await writeFailuresCsv(failuresPath, outcome.items);

@@ -1,0 +1,56 @@
+import { DlrError, toDlrError } from '../errors.js';
+import { redactUrl } from './credentials.js';
+import { sendRequest, type RequestOptions } from './request.js';
+import { errorForStatus, header, messageFromErrorBody, type HeaderMap } from './status-error.js';
+
+/** API answers are small; a body beyond this is not the API talking. */
+const MAX_JSON_BYTES = 8 * 1024 * 1024;
+
+export interface JsonAnswer {
+  readonly status: number;
+  readonly headers: HeaderMap;
+  readonly url: URL;
+  /** Parsed body, or undefined when it was not JSON. */
+  readonly json: unknown;
+  readonly text: string;
+}
+
+/**
+ * GET a JSON API endpoint through the one request path (same dispatcher,
+ * timeouts and credential rule as downloads). Any status is returned, so
+ * the caller can read the API's own error message; the body is bounded.
+ */
+export async function fetchJson(
+  url: URL,
+  headers: Readonly<Record<string, string>>,
+  opts: RequestOptions & { readonly signal?: AbortSignal },
+): Promise<JsonAnswer> {
+  const res = await sendRequest({ url, headers: { accept: 'application/json', ...headers }, signal: opts.signal }, opts);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_JSON_BYTES) {
+        res.body.destroy();
+        throw new DlrError('invalid-response', `${redactUrl(url)} answered with more than ${MAX_JSON_BYTES >> 20} MiB`);
+      }
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    throw toDlrError(error);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, url: res.url, json, text };
+}
+
+/** The generic typed error for a failed API answer, with the API's own message. */
+export function apiError(answer: JsonAnswer): DlrError {
+  return errorForStatus(answer.status, answer.headers, messageFromErrorBody(answer.text, header(answer.headers, 'content-type')));
+}
