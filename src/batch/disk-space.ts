@@ -50,10 +50,17 @@ export async function freeSpaceWarning(entries: readonly PlanEntry[], force: boo
   }
   const shortfalls: string[] = [];
   for (const { dir, entries: group } of byDevice.values()) {
-    const { bytes } = await knownRemainingBytes(group, force);
-    if (bytes === 0) continue;
-    const fs = await statfs(dir);
-    const free = fs.bavail * fs.bsize;
+    let bytes: number;
+    let free: number;
+    try {
+      ({ bytes } = await knownRemainingBytes(group, force));
+      if (bytes === 0) continue;
+      const fs = await statfs(dir);
+      free = fs.bavail * fs.bsize;
+    } catch {
+      // Only ever a warning: a folder we cannot measure is left out of it.
+      continue;
+    }
     if (free < bytes) shortfalls.push(`${dir} needs ${formatBytes(bytes)}, has ${formatBytes(free)} free (short by ${formatBytes(bytes - free)})`);
   }
   return shortfalls.length > 0 ? `not enough free space for the sizes known so far: ${shortfalls.join('; ')}` : undefined;

@@ -3,11 +3,12 @@ import { basename, dirname, join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { toDlrError } from '../errors.js';
 import { HISTORY_COLUMNS } from '../history/read-history.js';
+import { stripUrlCredentials } from '../http/credentials.js';
 import type { BatchItem } from './types.js';
 
 export const FAILURE_COLUMNS = [...HISTORY_COLUMNS, 'error_code', 'error_message', 'attempts', 'last_attempt_at'] as const;
 
-/** One row per failed item; the history columns first, so the file is itself a history file. */
+/** One row per failed item; the history columns first, so the file is itself a history file. Credentials in URLs are left out. */
 export function failureRows(items: readonly BatchItem[]): string[][] {
   return items.flatMap(({ subject, result, finishedAt }) =>
     result.status === 'failed'
@@ -15,7 +16,7 @@ export function failureRows(items: readonly BatchItem[]): string[][] {
           [
             subject.timestamp,
             subject.modelType,
-            subject.url,
+            stripUrlCredentials(subject.url),
             subject.filename,
             result.error.code,
             result.error.message,

@@ -24,8 +24,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   let signals = 0;
   const onSignal = (name: NodeJS.Signals) => {
     signals++;
-    if (signals > 1) process.exit(EXIT_INTERRUPTED);
-    process.stderr.write(`\n${name}: stopping; parts are kept for resume (again to quit at once)\n`);
+    if (signals > 1) {
+      // A progress bar hides the cursor; exiting past its cleanup must not leave it hidden.
+      if (process.stderr.isTTY) process.stderr.write('\u001b[?25h\n');
+      process.exit(EXIT_INTERRUPTED);
+    }
+    const stamp = process.stderr.isTTY ? '\n' : `${new Date().toISOString()} `;
+    process.stderr.write(`${stamp}${name}: stopping; parts are kept for resume (again to quit at once)\n`);
     controller.abort();
   };
   process.on('SIGINT', onSignal);

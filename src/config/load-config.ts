@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
+import { normalizeModelType } from '../history/model-type.js';
 import { MAX_TIMER_MS } from '../options.js';
 import { pathExists } from '../util/fs.js';
 
@@ -46,7 +47,7 @@ const CIVITAI_KEYS = ['base_url'];
 export const DEFAULT_CIVITAI_BASE_URL = 'https://civitai.com';
 const RATE_KEYS = ['sleep_between_downloads', 'retry_delays', 'speed_threshold_kbps', 'slow_duration_threshold_seconds'];
 /** Any lower-case type name is allowed, so a type added later (or one of the user's own) needs no code change. */
-const TYPE_NAME = /^[a-z][a-z0-9_-]*$/;
+const TYPE_NAME = /^[A-Za-z][A-Za-z0-9 _-]*$/;
 
 const DEFAULT_DIRS: Readonly<Record<string, string>> = {
   checkpoint: 'models/checkpoint',
@@ -77,11 +78,17 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig>
   for (const [type, dir] of Object.entries(DEFAULT_DIRS)) downloadPaths[type] = resolve(baseDir, dir);
   if (raw.download_paths !== undefined) {
     const given = at.object(raw.download_paths, 'download_paths');
-    for (const [type, value] of Object.entries(given)) {
-      if (!TYPE_NAME.test(type)) {
-        at.unknownKey(type, 'download_paths', 'checkpoint, lora, embedding, default, or another lower-case type name');
+    const seen = new Map<string, string>();
+    for (const [key, value] of Object.entries(given)) {
+      if (!TYPE_NAME.test(key)) {
+        at.unknownKey(key, 'download_paths', 'checkpoint, lora, embedding, default, or another type name');
       }
-      downloadPaths[type] = resolve(baseDir, expandHome(at.path(value, `download_paths.${type}`), opts.env));
+      // The same aliases as the history's model_type, so "Lora", "LoCon" or "TextualInversion" find their rows.
+      const type = key === 'default' ? 'default' : normalizeModelType(key);
+      const earlier = seen.get(type);
+      if (earlier !== undefined) at.fail(`download_paths.${key}`, `names the same type (${type}) as download_paths.${earlier}`);
+      seen.set(type, key);
+      downloadPaths[type] = resolve(baseDir, expandHome(at.path(value, `download_paths.${key}`), opts.env));
     }
   }
 

@@ -1,5 +1,6 @@
 import { mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { toDlrError } from '../errors.js';
 import { HISTORY_COLUMNS } from './read-history.js';
@@ -23,14 +24,20 @@ export async function appendHistory(path: string, row: NewHistoryRow): Promise<v
       (st) => st.size,
       () => -1,
     );
+    // Fields go in the file's own column order (a history may have them reordered or carry extra columns).
+    const columns = size > 0 ? await readHeader(path) : [...HISTORY_COLUMNS];
+    const values: Record<string, string> = {
+      timestamp: formatTimestamp(row.timestamp),
+      model_type: row.modelType,
+      url: row.url,
+      filename: row.filename,
+    };
     const handle = await open(path, 'a');
     try {
       let prefix = '';
       if (size <= 0) prefix = `${HISTORY_COLUMNS.join(',')}\n`;
       else if (!(await endsWithNewline(path, size))) prefix = '\n';
-      const line = stringify([[formatTimestamp(row.timestamp), row.modelType, row.url, row.filename]], {
-        escape_formulas: true,
-      });
+      const line = stringify([columns.map((c) => values[c] ?? '')], { escape_formulas: true });
       await handle.write(prefix + line);
       await handle.sync();
     } finally {
@@ -38,6 +45,18 @@ export async function appendHistory(path: string, row: NewHistoryRow): Promise<v
     }
   } catch (error) {
     throw toDlrError(error, { path });
+  }
+}
+
+async function readHeader(path: string): Promise<string[]> {
+  const handle = await open(path, 'r');
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(64 * 1024), 0, 64 * 1024, 0);
+    const firstLine = buffer.subarray(0, bytesRead).toString('utf8').replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0] ?? '';
+    const [names] = parse(firstLine) as string[][];
+    return (names ?? []).map((n) => n.trim().toLowerCase());
+  } finally {
+    await handle.close();
   }
 }
 

@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { parse } from 'csv-parse/sync';
 import { CsvError } from 'csv-parse';
 import { DlrError, UsageError } from '../errors.js';
+import { redactUrl } from '../http/credentials.js';
 import { normalizeModelType } from './model-type.js';
 
 /** The history CSV's columns, in the order dlr writes them. */
@@ -47,9 +48,10 @@ export interface History {
 export async function readHistory(path: string): Promise<History> {
   const text = decodeHistoryFile(path, await readHistoryBytes(path));
   let records: Array<{ record: Record<string, string>; info: { lines: number } }>;
+  let header: string[] | undefined;
   try {
     records = parse(text, {
-      columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()),
+      columns: (names: string[]) => (header = names.map((h) => h.trim().toLowerCase())),
       info: true,
       skip_empty_lines: true,
       relax_column_count: true,
@@ -59,16 +61,14 @@ export async function readHistory(path: string): Promise<History> {
     const where = error instanceof CsvError && typeof error.lines === 'number' ? ` line ${error.lines}:` : '';
     throw new UsageError(`history file ${path}:${where} ${error instanceof Error ? error.message : String(error)}`);
   }
-  const first = records[0]?.record;
-  if (first === undefined) {
-    if (text.trim() === '') throw new UsageError(`history file ${path} is empty (expected a header: ${HISTORY_COLUMNS.join(',')})`);
-    // A header line and no rows: nothing to do, but the header must still be right.
-  }
-  checkHeader(path, text, first);
+  if (header === undefined) throw new UsageError(`history file ${path} is empty (expected a header: ${HISTORY_COLUMNS.join(',')})`);
+  checkHeader(path, header);
 
   const rows: HistoryRow[] = [];
   const invalid: InvalidRow[] = [];
   for (const { record, info } of records) {
+    // Spreadsheets export blank rows as `,,,`: nothing there, nothing to report.
+    if (Object.values(record).every((v) => v.trim() === '')) continue;
     const row = {
       timestamp: unescapeFormula(record.timestamp ?? ''),
       modelType: unescapeFormula(record.model_type ?? ''),
@@ -112,10 +112,8 @@ function decodeHistoryFile(path: string, bytes: Buffer): string {
   }
 }
 
-function checkHeader(path: string, text: string, first: Record<string, string> | undefined): void {
-  const headerLine = text.split(/\r?\n/, 1)[0] ?? '';
-  const present = first ? Object.keys(first) : headerLine.split(',').map((h) => h.trim().replace(/^"|"$/g, '').toLowerCase());
-  const missing = REQUIRED_COLUMNS.filter((c) => !present.includes(c));
+function checkHeader(path: string, header: readonly string[]): void {
+  const missing = REQUIRED_COLUMNS.filter((c) => !header.includes(c));
   if (missing.length > 0) {
     throw new UsageError(
       `history file ${path}: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (header must be ${HISTORY_COLUMNS.join(',')})`,
@@ -129,7 +127,8 @@ function urlProblem(url: string): string | undefined {
   try {
     parsed = new URL(url);
   } catch {
-    return `invalid URL ${JSON.stringify(url.length > 80 ? `${url.slice(0, 80)}…` : url)}`;
+    const shown = redactUrl(url);
+    return `invalid URL ${JSON.stringify(shown.length > 80 ? `${shown.slice(0, 80)}…` : shown)}`;
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return `unsupported URL scheme ${parsed.protocol}`;
   return undefined;
@@ -140,5 +139,5 @@ function urlProblem(url: string): string | undefined {
  * `'@…`), so a failures CSV reads back as the history it came from.
  */
 function unescapeFormula(value: string): string {
-  return /^'[=+\-@\t\r]/.test(value) ? value.slice(1) : value;
+  return /^'[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/.test(value) ? value.slice(1) : value;
 }

@@ -39,7 +39,26 @@ export function redactUrl(input: string | URL): string {
     url.password = '';
     text = url.href;
   } catch {
-    text = String(input);
+    // Not a bare URL (a log label, a malformed row): drop userinfo wherever a URL appears in it.
+    text = String(input).replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s@]*@/gi, '$1');
   }
   return text.replace(SECRET_PARAMS, '$1***');
+}
+
+/**
+ * A URL fit to be written to a file dlr produces (the failures CSV): userinfo
+ * and a `token` query parameter are removed, not masked, so the row still
+ * works as a history row; the key then comes from the config or environment.
+ */
+export function stripUrlCredentials(text: string): string {
+  try {
+    const url = new URL(text);
+    if (url.username === '' && url.password === '' && !url.searchParams.has('token')) return text;
+    url.username = '';
+    url.password = '';
+    url.searchParams.delete('token');
+    return url.href;
+  } catch {
+    return redactUrl(text);
+  }
 }

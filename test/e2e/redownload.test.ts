@@ -130,10 +130,26 @@ describe('dlr redownload all', () => {
 
     w.server.setFile('/gone', { body: makeBytes(1000, 9) });
     w.server.requests.length = 0;
-    const retry = await dlr(['redownload', 'all', '--history', 'failures.csv', '--failures', 'failures2.csv']);
+    // Exactly what the summary suggests; the retry run must not rewrite its own input.
+    expect(first.stderr).toContain(`dlr redownload all --history ${failures}`);
+    const retry = await dlr(['redownload', 'all', '--history', failures]);
     expect(retry.code).toBe(1);
     expect(bodyRequests()).toEqual(['/gone']);
-    expect(await readFile(join(w.root, 'failures2.csv'), 'utf8')).toMatch(/empty\.safetensors,invalid-row/);
+    expect(await readFile(failures, 'utf8')).toBe(text);
+    expect(await readFile(join(w.root, 'failures.retry.csv'), 'utf8')).toMatch(/empty\.safetensors,invalid-row/);
+    const clash = await dlr(['redownload', 'all', '--failures', w.historyPath]);
+    expect(clash.code).toBe(2);
+    expect(clash.stderr).toMatch(/--failures must not be the history file/);
+  });
+
+  it('never prints credentials from history URLs', async () => {
+    await writeFile(w.historyPath, `timestamp,model_type,url,filename\nt,lora,${w.server.url('/1').replace('http://', 'http://user:s3cret-pass@')}?token=s3cret-token,l.safetensors\nt,lora,${w.server.url('/missing')}?token=s3cret-token,m.safetensors\n`);
+    const run = await dlr(['redownload', 'all', '--summary-json', 's.json']);
+    expect(run.code).toBe(1);
+    const failures = await readFile(join(w.root, 'failures.csv'), 'utf8');
+    expect(failures).toContain(`${w.server.url('/missing')},m.safetensors,not-found`);
+    const everything = run.stdout + run.stderr + (await readFile(join(w.root, 's.json'), 'utf8')) + failures;
+    expect(everything).not.toContain('s3cret');
   });
 
   it('redownloads one history entry by URL, and refuses a URL that is not in the history', async () => {

@@ -104,14 +104,31 @@ describe('readHistory + planDownloads', () => {
     expect(history.invalid[2]?.error.message).toMatch(/line 4: unsupported URL scheme ftp:/);
   });
 
+  it('reports a short first row as an invalid row instead of rejecting the header', async () => {
+    const history = await historyFrom('timestamp,model_type,url,filename\n2024,lora\n2024,lora,https://h/a,a.bin\n');
+    expect(history.rows.map((r) => r.filename)).toEqual(['a.bin']);
+    expect(history.invalid.map((r) => [r.line, r.error.message])).toEqual([[2, 'line 2: empty URL']]);
+  });
+
+  it('ignores rows of bare commas that spreadsheets export', async () => {
+    const history = await historyFrom('timestamp,model_type,url,filename\n,,,\nt,lora,https://h/a,a.bin\n , , ,\n');
+    expect(history.rows).toHaveLength(1);
+    expect(history.invalid).toEqual([]);
+  });
+
+  it('never repeats credentials from a bad URL in its message', async () => {
+    const history = await historyFrom('timestamp,model_type,url,filename\nt,lora,https://user:s3cret@ bad host/x?token=abc,a.bin\n');
+    expect(history.invalid[0]?.error.message).not.toMatch(/s3cret|abc/);
+  });
+
   it('reduces hostile file names to a base name inside the type folder', async () => {
     const history = await historyFrom(['timestamp,model_type,url,filename', 't,lora,https://h/a,../../../etc/passwd'].join('\n'));
     expect(planDownloads(history.rows, dirFor)[0]?.path).toBe('/models/lora/passwd');
   });
 
   it('reads back the failures CSV formula escaping', async () => {
-    const history = await historyFrom(["timestamp,model_type,url,filename", "t,lora,https://h/a,'=cmd.safetensors"].join('\n'));
-    expect(history.rows[0]?.filename).toBe('=cmd.safetensors');
+    const history = await historyFrom(["timestamp,model_type,url,filename", "t,lora,https://h/a,'=cmd.safetensors", "t,lora,https://h/b,'＠b.bin"].join('\n'));
+    expect(history.rows.map((r) => r.filename)).toEqual(['=cmd.safetensors', '＠b.bin']);
   });
 
   it.each([
@@ -143,6 +160,14 @@ describe('appendHistory', () => {
       'timestamp,model_type,url,filename\n2024-01-02 03:04:05,lora,https://h/a,a.safetensors\n2024-01-02 03:04:06,checkpoint,https://h/b,"b,c.safetensors"\n',
     );
     expect((await readHistory(path)).rows).toHaveLength(2);
+  });
+
+  it("writes the new row in the file's own column order", async () => {
+    const path = join(dir.path, 'h.csv');
+    await writeFile(path, 'url,filename,note,model_type,timestamp\nhttps://h/a,a.bin,x,lora,t\n');
+    await appendHistory(path, { timestamp: new Date(2024, 0, 2, 3, 4, 5), modelType: 'lora', url: 'https://h/b', filename: 'b.bin' });
+    expect((await readFile(path, 'utf8')).trim().split('\n').at(-1)).toBe('https://h/b,b.bin,,lora,2024-01-02 03:04:05');
+    expect((await readHistory(path)).rows.map((r) => r.filename)).toEqual(['a.bin', 'b.bin']);
   });
 
   it('adds the missing newline before appending to a file that lacks one', async () => {

@@ -101,6 +101,14 @@ describe('loadConfig: where the file comes from', () => {
 });
 
 describe('loadConfig: values', () => {
+  it('reads download_paths keys with the same aliases as model_type', async () => {
+    const path = await writeJson(join(dir.path, 'dlr.json'), { download_paths: { Lora: 'L', TextualInversion: 'E', Checkpoint: 'C' } });
+    const config = await load({}, path);
+    expect(downloadDirFor(config, 'lora')).toBe(join(dir.path, 'L'));
+    expect(downloadDirFor(config, 'embedding')).toBe(join(dir.path, 'E'));
+    expect(downloadDirFor(config, 'checkpoint')).toBe(join(dir.path, 'C'));
+  });
+
   it('expands ~ to the home directory in paths', async () => {
     const path = await writeJson(join(dir.path, 'dlr.json'), { download_paths: { lora: '~/sd/Lora' }, history_file: '~/h.csv' });
     const home = join(dir.path, 'the-home');
@@ -206,7 +214,8 @@ describe('loadConfig: bad configs', () => {
     ['a string at the top level', '"hi"', ['top level']],
     ['an unknown top-level key', '{"foo": 1}', ['unknown key "foo"', 'api_key, download_paths, rate_limit_settings, history_file']],
     ['an unknown nested key', '{"rate_limit_settings": {"foo": 1}}', ['unknown key "foo" in rate_limit_settings', 'retry_delays']],
-    ['a non-lower-case type', '{"download_paths": {"Lora": "x"}}', ['unknown key "Lora" in download_paths']],
+    ['a type key with odd characters', '{"download_paths": {"lo/ra": "x"}}', ['unknown key "lo/ra" in download_paths']],
+    ['two keys for one type', '{"download_paths": {"lora": "a", "LoCon": "b"}}', ['download_paths.LoCon names the same type (lora) as download_paths.lora']],
     ['retry_delays not a list', '{"rate_limit_settings": {"retry_delays": "60,180"}}', ['rate_limit_settings.retry_delays must be a list']],
     ['a negative delay', '{"rate_limit_settings": {"retry_delays": [60, -5]}}', ['rate_limit_settings.retry_delays[1] must be a number >= 0 (seconds), got -5']],
     ['a string delay', '{"rate_limit_settings": {"retry_delays": ["60"]}}', ['rate_limit_settings.retry_delays[0]', 'got "60"']],

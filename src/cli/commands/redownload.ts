@@ -8,7 +8,7 @@ import { runBatch } from '../../batch/run-batch.js';
 import { acquireRunLock, releaseOnExit } from '../../batch/run-lock.js';
 import { summarize } from '../../batch/summary.js';
 import type { BatchEvent } from '../../batch/types.js';
-import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, toDlrError } from '../../errors.js';
+import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, toDlrError } from '../../errors.js';
 import { redactUrl } from '../../http/credentials.js';
 import { createDispatcher } from '../../http/dispatcher.js';
 import { hashCachePathFor, updateHashCache } from '../../history/hash-cache.js';
@@ -61,7 +61,12 @@ async function runRedownload(target: string, flags: RedownloadFlags, io: CliIo):
     const wanted = urlKey(target);
     entries = entries.filter((e) => urlKey(e.url) === wanted);
     invalid = [];
-    if (entries.length === 0) throw new UsageError(`${target} is not in the history file ${ctx.historyPath} (use 'dlr download' for a new URL)`);
+    if (entries.length === 0) throw new UsageError(`${redactUrl(target)} is not in the history file ${ctx.historyPath} (use 'dlr download' for a new URL)`);
+  }
+  const failuresPath = failuresPathFor(ctx.historyPath, flags.failures, target === 'all');
+  const summaryPath = flags.summaryJson === undefined ? undefined : resolve(flags.summaryJson);
+  for (const [flag, path] of [['--failures', failuresPath], ['--summary-json', summaryPath]] as const) {
+    if (path === ctx.historyPath) throw new UsageError(`${flag} must not be the history file ${ctx.historyPath}`);
   }
   const reporter = await chooseReporter(io.stderr, io.env, flags.quiet ?? false);
   for (const row of invalid) reporter.warn(`history ${ctx.historyPath} ${row.error.message}; it will be listed as failed (invalid-row)`);
@@ -75,7 +80,7 @@ async function runRedownload(target: string, flags: RedownloadFlags, io: CliIo):
     reporter.info(`nothing to do: ${ctx.historyPath} lists no downloads`);
     return EXIT_OK;
   }
-  if (!(await confirm(entries.length, force, flags.yes ?? false))) {
+  if (!(await confirm(entries.length, force, flags.yes ?? false, io.signal))) {
     reporter.info('cancelled');
     return EXIT_OK;
   }
@@ -98,13 +103,30 @@ async function runRedownload(target: string, flags: RedownloadFlags, io: CliIo):
       resolve: (url, onRetry) => resolveSource(url, { settings: ctx.sources, policy: ctx.policy, dispatcher, signal: io.signal, onRetry }),
       onEvent: (event) => render(reporter, event),
     });
-    await updateHashCache(hashCachePathFor(ctx.historyPath), outcome.resolved ?? []);
     const summary = summarize(outcome);
-    const failuresPath = flags.failures !== undefined ? resolve(flags.failures) : join(dirname(ctx.historyPath), 'failures.csv');
-    const failedCount = await writeFailuresCsv(failuresPath, outcome.items);
     for (const line of summaryLines(summary)) reporter.notice(line);
-    if (failedCount > 0) reporter.notice(`failures: ${failuresPath} (retry them with: dlr redownload all --history ${failuresPath})`);
-    if (flags.summaryJson !== undefined) await writeSummaryJson(resolve(flags.summaryJson), { ...summary, failuresCsv: failedCount > 0 ? failuresPath : null });
+    // Hours of work are summarized before anything else can fail; a write error is a warning, not a lost run.
+    let failuresCsv: string | null = null;
+    if (failuresPath !== undefined) {
+      try {
+        if ((await writeFailuresCsv(failuresPath, outcome.items)) > 0) failuresCsv = failuresPath;
+      } catch (error) {
+        reporter.warn(toDlrError(error).message);
+      }
+    }
+    if (failuresCsv) reporter.notice(`failures: ${failuresCsv} (retry them with: dlr redownload all --history ${failuresCsv})`);
+    if (summaryPath !== undefined) {
+      try {
+        await writeSummaryJson(summaryPath, { ...summary, failuresCsv });
+      } catch (error) {
+        reporter.warn(toDlrError(error).message);
+      }
+    }
+    try {
+      await updateHashCache(hashCachePathFor(ctx.historyPath), outcome.resolved ?? []);
+    } catch (error) {
+      reporter.warn(toDlrError(error).message);
+    }
     if (outcome.interrupted) return EXIT_INTERRUPTED;
     return summary.failed > 0 ? EXIT_FAILED : EXIT_OK;
   } finally {
@@ -118,7 +140,7 @@ function render(reporter: Reporter, event: BatchEvent): void {
   switch (event.type) {
     case 'item-start':
       reporter.setItem(event.index, event.total);
-      reporter.begin(`${event.entry.type} ${event.entry.path ?? event.entry.dir} ${event.entry.url}`);
+      reporter.begin(`${event.entry.type} ${event.entry.path ?? event.entry.dir} ${redactUrl(event.entry.url)}`);
       break;
     case 'item-progress':
       reporter.event(event.event);
@@ -132,13 +154,30 @@ function render(reporter: Reporter, event: BatchEvent): void {
   }
 }
 
+/**
+ * The failures CSV goes beside the history as `failures.csv`; when the
+ * history *is* that file (a retry run), `failures.retry.csv`, so a run never
+ * rewrites its own input. A single-URL run leaves the nightly list alone
+ * unless --failures asks for one.
+ */
+function failuresPathFor(historyPath: string, flag: string | undefined, wholeHistory: boolean): string | undefined {
+  if (flag !== undefined) return resolve(flag);
+  if (!wholeHistory) return undefined;
+  const beside = join(dirname(historyPath), 'failures.csv');
+  return beside === historyPath ? join(dirname(historyPath), 'failures.retry.csv') : beside;
+}
+
 /** The seed's confirmation, only for a person at a terminal; cron (no TTY) never blocks on it. */
-async function confirm(count: number, force: boolean, yes: boolean): Promise<boolean> {
+async function confirm(count: number, force: boolean, yes: boolean, signal: AbortSignal): Promise<boolean> {
   if (yes || force || !process.stdin.isTTY) return true;
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = await rl.question(`Download ${count} file${count === 1 ? '' : 's'} from the history? (y/N) `);
+    const answer = await rl.question(`Download ${count} file${count === 1 ? '' : 's'} from the history? (y/N) `, { signal });
     return /^y(es)?$/i.test(answer.trim());
+  } catch (error) {
+    // Ctrl-C at the prompt (readline's own, or our signal handler) is an interruption, not a crash.
+    if ((error as { code?: string }).code === 'ABORT_ERR' || signal.aborted) throw new DlrError('interrupted', 'interrupted at the prompt');
+    throw error;
   } finally {
     rl.close();
   }
