@@ -5,6 +5,9 @@ import type { DownloadEvent, DownloadRequest, DownloadResult } from '../../src/e
 import { createDispatcher } from '../../src/http/dispatcher.js';
 import type { DownloadPolicy } from '../../src/options.js';
 import { sha256 } from '../../fixtures/server/fault-server.js';
+import { toDlrError, type DlrError } from '../../src/errors.js';
+import { resolveSource } from '../../src/sources/resolve-source.js';
+import type { ResolvedFile, SourceSettings } from '../../src/sources/types.js';
 import { fastPolicy } from './policy.js';
 
 export interface RunOptions {
@@ -39,4 +42,37 @@ export async function runDownload(
 
 export async function fileSha(path: string): Promise<string> {
   return sha256(await readFile(path));
+}
+
+/** Resolves a URL through its source, then downloads it: what the batch does per entry. */
+export async function fetchViaSource(
+  url: string,
+  settings: SourceSettings,
+  dir: string,
+  options: RunOptions & { name?: string } = {},
+): Promise<{ result: DownloadResult; events: DownloadEvent[]; resolved?: ResolvedFile; error?: DlrError }> {
+  const policy = fastPolicy(options.policy);
+  const dispatcher = options.dispatcher ?? createDispatcher(policy);
+  try {
+    let resolved: ResolvedFile;
+    try {
+      resolved = await resolveSource(url, { settings, policy, dispatcher });
+    } catch (error) {
+      return { result: undefined as never, events: [], error: toDlrError(error) };
+    }
+    const name = options.name ?? resolved.filename;
+    const { result, events } = await runDownload(
+      {
+        url: resolved.url,
+        dest: { dir, ...(name ? { name } : {}) },
+        headers: resolved.headers,
+        ...(resolved.expect ? { expect: resolved.expect } : {}),
+        ...(resolved.inspect ? { inspect: resolved.inspect } : {}),
+      },
+      { ...options, dispatcher },
+    );
+    return { result, events, resolved };
+  } finally {
+    if (!options.dispatcher) await dispatcher.close();
+  }
 }

@@ -54,11 +54,10 @@ export class TtyReporter implements Reporter {
     this.#opts.stream.write('\r\u001b[2K');
   }
 
+  /** A line above the bar; the next progress event draws a fresh bar below it. */
   #print(text: string): void {
-    const bar = this.#bar;
     this.#stopBar();
     this.#opts.stream.write(`${text}\n`);
-    if (bar) this.#bar = bar;
   }
 
   begin(label: string): void {
