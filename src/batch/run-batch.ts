@@ -44,7 +44,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
     finishedAt: startedAt,
   }));
   const total = options.entries.length;
-  const resolvedFiles: Array<{ url: string; file: ResolvedFile }> = [];
+  const resolvedFiles: Array<{ url: string; file: ResolvedFile; path: string | undefined }> = [];
   let interrupted = false;
 
   for (const [i, entry] of options.entries.entries()) {
@@ -80,7 +80,6 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
       if (error.code === 'interrupted') interrupted = true;
       continue;
     }
-    resolvedFiles.push({ url: entry.url, file: resolved });
     const name = entry.path ?? (resolved.filename ? join(entry.dir, safeFileName(resolved.filename)) : undefined);
     const result = await download(
       {
@@ -98,6 +97,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
         onEvent: (event) => emit({ type: 'item-progress', index, total, event }),
       },
     );
+    resolvedFiles.push({ url: entry.url, file: resolved, path: result.path });
     const item: BatchItem = { subject: { ...entry, path: result.path ?? entry.path }, result, finishedAt: new Date() };
     items.push(item);
     emit({ type: 'item-end', index, total, item });

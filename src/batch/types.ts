@@ -25,7 +25,7 @@ export type BatchEvent =
 export interface BatchOutcome {
   readonly items: readonly BatchItem[];
   /** What the sources said about each URL fetched, for the hash cache. */
-  readonly resolved?: ReadonlyArray<{ readonly url: string; readonly file: ResolvedFile }>;
+  readonly resolved?: ReadonlyArray<{ readonly url: string; readonly file: ResolvedFile; readonly path: string | undefined }>;
   readonly interrupted: boolean;
   readonly startedAt: Date;
   readonly elapsedMs: number;

@@ -4,6 +4,7 @@ import { VERSION } from '../version.js';
 import { registerDownload } from './commands/download.js';
 import { registerHistory } from './commands/history.js';
 import { registerRedownload } from './commands/redownload.js';
+import { registerVerify } from './commands/verify.js';
 import type { CliIo } from './io.js';
 
 const EXIT_CODES_HELP = `
@@ -63,6 +64,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   registerRedownload(program, io, setExit);
   registerDownload(program, io, setExit);
   registerHistory(program, io, setExit);
+  registerVerify(program, io, setExit);
   try {
     await program.parseAsync([...argv]);
     return exitCode;

@@ -2,6 +2,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { toDlrError } from '../errors.js';
 import type { ResolvedFile } from '../sources/types.js';
+import { stripUrlCredentials } from '../http/credentials.js';
 import { urlKey } from './plan.js';
 
 /** What the sources published about each history URL, kept so `dlr verify` works offline. */
@@ -11,6 +12,8 @@ export interface KnownFile {
   readonly source: ResolvedFile['source'];
   /** Civitai version id or Hub commit. */
   readonly version?: string;
+  /** Where the file was saved, for rows whose name came from the site. */
+  readonly path?: string;
   readonly resolvedAt: string;
 }
 
@@ -34,18 +37,27 @@ export async function readHashCache(path: string): Promise<Map<string, KnownFile
   }
 }
 
+/** History URLs minus credentials: the cache must never hold a key. */
+function cacheKey(url: string): string {
+  return urlKey(stripUrlCredentials(url));
+}
+
 export function knownFor(cache: ReadonlyMap<string, KnownFile>, url: string): KnownFile | undefined {
-  return cache.get(urlKey(url));
+  return cache.get(cacheKey(url));
 }
 
 /** Merges new knowledge in and rewrites the cache atomically. Secrets never go in: keys are history URLs minus credentials. */
-export async function updateHashCache(path: string, resolved: ReadonlyArray<{ url: string; file: ResolvedFile }>): Promise<void> {
+export async function updateHashCache(
+  path: string,
+  resolved: ReadonlyArray<{ readonly url: string; readonly file: ResolvedFile; readonly path?: string | undefined }>,
+): Promise<void> {
   const known = resolved.filter(({ file }) => file.expect?.sha256 !== undefined || file.expect?.size !== undefined);
   if (known.length === 0) return;
   const cache = await readHashCache(path);
   const now = new Date().toISOString();
-  for (const { url, file } of known) {
-    cache.set(urlKey(url), {
+  for (const { url, file, path: saved } of known) {
+    cache.set(cacheKey(url), {
+      ...(saved !== undefined ? { path: saved } : {}),
       ...(file.expect?.sha256 ? { sha256: file.expect.sha256.toLowerCase() } : {}),
       ...(file.expect?.size !== undefined ? { size: file.expect.size } : {}),
       source: file.source,

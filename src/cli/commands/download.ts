@@ -115,7 +115,7 @@ async function runDownload(url: string, flags: DownloadFlags, io: CliIo): Promis
     if (result.path !== undefined) io.stdout.write(`${result.path}\n`);
     if (result.status === 'done' && type !== undefined && result.path !== undefined) {
       await appendHistory(ctx.historyPath, { timestamp: new Date(), modelType: flags.type ?? type, url, filename: basename(result.path) });
-      await updateHashCache(hashCachePathFor(ctx.historyPath), [{ url, file: resolved }]);
+      await updateHashCache(hashCachePathFor(ctx.historyPath), [{ url, file: resolved, path: result.path }]);
       reporter.info(`added to the history: ${ctx.historyPath}`);
     }
     return EXIT_OK;
