@@ -55,6 +55,13 @@ export interface DownloadPolicy {
    * @default 1048576
    */
   readonly writeBufferBytes?: number;
+  /**
+   * Refuse a body that grows past this many bytes (an endless or runaway
+   * body with no length). 0 = no limit. A size the source publishes caps
+   * the body too, whatever this says.
+   * @default 0
+   */
+  readonly maxFileBytes?: number;
 }
 
 export type ResolvedPolicy = Readonly<Required<DownloadPolicy>>;
@@ -69,6 +76,7 @@ export const DEFAULT_POLICY: ResolvedPolicy = Object.freeze({
   idleTimeoutMs: 60_000,
   maxRedirects: 10,
   writeBufferBytes: 1 << 20,
+  maxFileBytes: 0,
 });
 
 /** The seed's sleep_between_downloads: pause after each successful download in a batch. */
@@ -120,6 +128,7 @@ export function resolvePolicy(partial: DownloadPolicy = {}): ResolvedPolicy {
     idleTimeoutMs: checkDuration('idleTimeoutMs', merged.idleTimeoutMs, { min: 1 }),
     maxRedirects: checkCount('maxRedirects', merged.maxRedirects, 0),
     writeBufferBytes: checkCount('writeBufferBytes', merged.writeBufferBytes, 1024),
+    maxFileBytes: checkCount('maxFileBytes', merged.maxFileBytes, 0),
   });
 }
 

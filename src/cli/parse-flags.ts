@@ -11,6 +11,7 @@ export interface PolicyFlags {
   readonly timeout?: string;
   readonly connectTimeout?: string;
   readonly maxRedirects?: string;
+  readonly maxSize?: string;
 }
 
 /** Converts user units (seconds, `10KiB`) to the policy's ms and bytes, exactly once, naming the flag on error. */
@@ -40,7 +41,13 @@ export function policyFromFlags(flags: PolicyFlags): DownloadPolicy {
     if (!/^\d+$/.test(flags.maxRedirects)) throw new UsageError(`--max-redirects takes a whole number, got '${flags.maxRedirects}'`);
     maxRedirects = Number(flags.maxRedirects);
   }
+  let maxFileBytes: number | undefined;
+  if (flags.maxSize !== undefined) {
+    maxFileBytes = parseByteSize(flags.maxSize);
+    if (maxFileBytes === undefined) throw new UsageError(`--max-size takes a size such as 20GiB (0 = no limit), got '${flags.maxSize}'`);
+  }
   return {
+    maxFileBytes,
     retryDelaysMs,
     maxRetryAfterMs: seconds('--max-retry-after', flags.maxRetryAfter),
     speedFloorBytesPerSec,

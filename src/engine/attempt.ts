@@ -150,6 +150,7 @@ async function handleResponse(
       partPath: part.partPath,
       encoding,
       hash,
+      maxBytes: maxBodyBytes(file.expect, ctx.policy.maxFileBytes) - startOffset,
       policy: ctx.policy,
       signal: ctx.signal,
       onSample: (bytes, bytesPerSec) => {
@@ -158,6 +159,10 @@ async function handleResponse(
       },
     });
     written = out.written;
+  } catch (error) {
+    // A runaway or undecodable body left bytes that belong to no file.
+    if (error instanceof DlrError && error.code === 'invalid-response') await part.discard();
+    throw error;
   } finally {
     file.bytesFetched += received;
     await handle.close().catch(() => undefined);
@@ -179,6 +184,12 @@ async function handleResponse(
   if (hash !== undefined && sha256 !== undefined) await verifyOrDiscard(part, hash.digest('hex'), sha256);
   await part.commit();
   return { kind: 'done', size, verified: sha256 !== undefined };
+}
+
+/** The most a file may grow to: the published size (with its tolerance), else the policy's cap. */
+function maxBodyBytes(expect: ExpectedFile | undefined, policyMax: number): number {
+  if (expect?.size !== undefined) return expect.size + (expect.sizeTolerance ?? 0);
+  return policyMax > 0 ? policyMax : Number.POSITIVE_INFINITY;
 }
 
 /** An answer whose length is far from what the source published is not the file (an error page, another version). */

@@ -1,6 +1,7 @@
 import { constants as fsc } from 'node:fs';
 import { lstat, mkdir, open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { toDlrError } from '../errors.js';
 
@@ -86,7 +87,8 @@ export class PartFile {
 
   /** Written to a temp name and renamed, so a crash never leaves half a sidecar. */
   async writeSidecar(sidecar: Sidecar): Promise<void> {
-    const tmp = join(dirname(this.sidecarPath), `.${basename(this.sidecarPath)}.${process.pid}.tmp`);
+    // Short, so a name already at NAME_MAX (see safeFileName) still has a temp sibling.
+    const tmp = join(dirname(this.sidecarPath), `.dlr-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
     try {
       await mkdir(dirname(this.finalPath), { recursive: true });
       await writeFile(tmp, `${JSON.stringify(sidecar)}\n`, { flag: 'w', mode: 0o600 });

@@ -1,4 +1,4 @@
-import { pipeline as streamPipeline, type Readable, type Transform } from 'node:stream';
+import { finished as watchFinished, pipeline as streamPipeline, type Readable, type Transform } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { DlrError, toDlrError } from '../errors.js';
@@ -17,6 +17,8 @@ export interface TransferInput {
   readonly encoding: string | undefined;
   /** Updated with every byte written, when the source published a hash. */
   readonly hash: Hash | undefined;
+  /** The most this transfer may add to the part before it is refused as runaway (Infinity = no limit). */
+  readonly maxBytes: number;
   readonly policy: ResolvedPolicy;
   readonly signal: AbortSignal | undefined;
   /** Called on every sample tick with bytes received so far in this transfer. */
@@ -40,14 +42,16 @@ export async function transferBody(input: TransferInput): Promise<TransferOutput
   const { policy } = input;
   const monitor = new SpeedMonitor(policy.speedFloorBytesPerSec, policy.speedWindowMs);
   const floor = new AbortController();
+  const runaway = new AbortController();
   let received = 0;
+  let decoded = 0;
   const timer = setInterval(() => {
     const sample = monitor.sample();
     input.onSample(received, sample.bytesPerSec);
     if (sample.belowFloor) floor.abort();
   }, policy.sampleIntervalMs);
   const writer = new PartWriter(input.handle, input.partPath, policy.writeBufferBytes);
-  const signal = input.signal ? AbortSignal.any([input.signal, floor.signal]) : floor.signal;
+  const signal = AbortSignal.any([floor.signal, runaway.signal, ...(input.signal ? [input.signal] : [])]);
   const decoder = decoderFor(input.encoding);
   // The callback form returns the last stream and destroys it with the body's error.
   const source = decoder ? streamPipeline(input.body, decoder, () => undefined) : input.body;
@@ -56,6 +60,8 @@ export async function transferBody(input: TransferInput): Promise<TransferOutput
     const hash = input.hash;
     await pump(source, writer, signal, (chunk) => {
       received += chunk.length;
+      decoded += chunk.length;
+      if (decoded > input.maxBytes) runaway.abort();
       monitor.add(chunk.length);
       hash?.update(chunk);
     });
@@ -74,6 +80,9 @@ export async function transferBody(input: TransferInput): Promise<TransferOutput
   }
   input.onSample(received, 0);
   if (failure === undefined) return { written: writer.written, received };
+  if (runaway.signal.aborted && !input.signal?.aborted) {
+    throw new DlrError('invalid-response', `the body grew past ${formatBytes(input.maxBytes)}, more than the file can be; refused`);
+  }
   if (floor.signal.aborted && !input.signal?.aborted) {
     throw new DlrError(
       'rate-limited',
@@ -92,12 +101,29 @@ export async function transferBody(input: TransferInput): Promise<TransferOutput
  */
 function pump(source: Readable, writer: PartWriter, signal: AbortSignal, onChunk: (chunk: Buffer) => void): Promise<void> {
   return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    // `finished` also reports a body that ended or failed before we got here
+    // (undici may see a premature close while the part file is being
+    // prepared); plain 'end'/'error' listeners would wait forever.
+    const stopWatching = watchFinished(source, (error) => (error ? fail(error) : done()));
+    const done = () => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      resolve();
+    };
+    const fail = (error: unknown) => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      source.destroy();
+      reject(error);
+    };
     const cleanup = () => {
+      stopWatching();
       source.off('data', onData);
-      source.off('end', onEnd);
-      source.off('error', onError);
       writer.off('drain', onDrain);
-      writer.off('error', onError);
+      writer.off('error', fail);
       signal.removeEventListener('abort', onAbort);
     };
     const onData = (chunk: Buffer) => {
@@ -105,25 +131,14 @@ function pump(source: Readable, writer: PartWriter, signal: AbortSignal, onChunk
       if (!writer.write(chunk)) source.pause();
     };
     const onDrain = () => source.resume();
-    const onEnd = () => {
-      cleanup();
-      resolve();
-    };
-    const onError = (error: unknown) => {
-      cleanup();
-      source.destroy();
-      reject(error);
-    };
-    const onAbort = () => onError(signal.reason);
+    const onAbort = () => fail(signal.reason);
     // Destroying the body after a failure makes undici emit a late abort
     // error; it has nothing left to tell us.
     source.on('error', () => undefined);
     if (signal.aborted) return onAbort();
     source.on('data', onData);
-    source.once('end', onEnd);
-    source.once('error', onError);
     writer.on('drain', onDrain);
-    writer.once('error', onError);
+    writer.once('error', fail);
     signal.addEventListener('abort', onAbort, { once: true });
   });
 }
