@@ -132,7 +132,7 @@ const NETWORK_ERRNOS = new Set([
   'EHOSTDOWN',
 ]);
 
-const DISK_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'EMFILE', 'EFBIG', 'EIO', 'ENAMETOOLONG', 'ELOOP']);
+const DISK_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'EEXIST', 'EMFILE', 'EFBIG', 'EIO', 'ENAMETOOLONG', 'ELOOP']);
 
 function errnoOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;

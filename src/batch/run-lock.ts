@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, lstatSync, readFileSync, unlinkSync } from 'node:fs';
 import { link, lstat, mkdir, open, realpath, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { DlrError, toDlrError } from '../errors.js';
 
 /** The lock file's name inside each download directory. */
@@ -25,6 +25,12 @@ const O_NOFOLLOW: number = constants.O_NOFOLLOW ?? 0;
 export interface RunLock {
   /** The lock files, one per distinct directory: real paths, sorted. */
   readonly paths: readonly string[];
+  /**
+   * Folders where no lock file could be written (read-only, full, not a
+   * folder). Nothing can write there, this run included, so there is nothing
+   * to protect; each file bound for them fails on its own with a `disk` error.
+   */
+  readonly unlockable: ReadonlyArray<{ readonly dir: string; readonly reason: string }>;
   /** Removes the lock files that still name this run. Idempotent; never throws for a lock already gone. */
   release(): Promise<void>;
 }
@@ -65,19 +71,31 @@ const heldHere = new Map<string, number>();
 export async function acquireRunLock(dirs: readonly string[], opts: AcquireRunLockOptions = {}): Promise<RunLock> {
   const pid = opts.pid ?? process.pid;
   const isAlive = opts.isAlive ?? isProcessAlive;
-  const lockPaths = await lockPathsFor(dirs);
+  const { paths: lockPaths, unlockable } = await lockPathsFor(dirs);
   const taken: string[] = [];
   try {
     for (const lockPath of lockPaths) {
-      await lockOne(lockPath, pid, isAlive);
-      taken.push(lockPath);
+      try {
+        await lockOne(lockPath, pid, isAlive);
+        taken.push(lockPath);
+      } catch (error) {
+        if (!isUnwritable(error)) throw error;
+        unlockable.push({ dir: dirname(lockPath), reason: (error as DlrError).message });
+      }
     }
   } catch (error) {
     // The error that stopped us matters more than one from cleaning up.
     await releaseAll(taken, pid).catch(() => undefined);
     throw error;
   }
-  return new ProcessRunLock(lockPaths, pid);
+  return new ProcessRunLock(taken, pid, unlockable);
+}
+
+/** Errors that mean "nothing can be written here", as opposed to a lock held or a planted link. */
+const UNWRITABLE_ERRNOS = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOTDIR', 'EEXIST', 'ENOSPC', 'EDQUOT']);
+
+function isUnwritable(error: unknown): boolean {
+  return error instanceof DlrError && error.code === 'disk' && error.detail !== undefined && UNWRITABLE_ERRNOS.has(error.detail);
 }
 
 /**
@@ -92,12 +110,14 @@ export function releaseOnExit(lock: RunLock): void {
 
 class ProcessRunLock implements RunLock {
   readonly paths: readonly string[];
+  readonly unlockable: ReadonlyArray<{ readonly dir: string; readonly reason: string }>;
   readonly #pid: number;
   #releasing: Promise<void> | undefined;
   #exitHandler: (() => void) | undefined;
 
-  constructor(paths: readonly string[], pid: number) {
+  constructor(paths: readonly string[], pid: number, unlockable: ReadonlyArray<{ dir: string; reason: string }> = []) {
     this.paths = Object.freeze([...paths]);
+    this.unlockable = Object.freeze([...unlockable]);
     this.#pid = pid;
   }
 
@@ -126,8 +146,9 @@ class ProcessRunLock implements RunLock {
   }
 }
 
-async function lockPathsFor(dirs: readonly string[]): Promise<string[]> {
+async function lockPathsFor(dirs: readonly string[]): Promise<{ paths: string[]; unlockable: Array<{ dir: string; reason: string }> }> {
   const paths = new Set<string>();
+  const unlockable: Array<{ dir: string; reason: string }> = [];
   for (const dir of dirs) {
     const absolute = resolve(dir);
     try {
@@ -135,12 +156,14 @@ async function lockPathsFor(dirs: readonly string[]): Promise<string[]> {
       // Real paths, so `models` and a symlink to it share one lock rather
       // than the second acquire mistaking our own lock for someone else's.
       paths.add(join(await realpath(absolute), LOCK_FILE_NAME));
-    } catch (error) {
-      throw toDlrError(error, { path: absolute });
+    } catch (caught) {
+      const error = toDlrError(caught, { path: absolute });
+      if (!isUnwritable(error)) throw error;
+      unlockable.push({ dir: absolute, reason: error.message });
     }
   }
   // One global order, so two runs over overlapping sets meet in the same place.
-  return [...paths].sort();
+  return { paths: [...paths].sort(), unlockable };
 }
 
 async function lockOne(lockPath: string, pid: number, isAlive: (pid: number) => boolean): Promise<void> {

@@ -24,10 +24,18 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 /** Spawns the built CLI; `onSpawn` gets the child (to signal it mid-run). Bounded by `timeoutMs`. */
 export function runCli(
   args: readonly string[],
-  options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number; onSpawn?: (child: ChildProcess) => void } = {},
+  options: {
+    cwd?: string;
+    env?: Record<string, string>;
+    timeoutMs?: number;
+    onSpawn?: (child: ChildProcess) => void;
+    /** Run this instead of `node bin/dlr.js args` (e.g. dlr under unshare). */
+    command?: readonly string[];
+  } = {},
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const [file, ...argv] = options.command ?? [process.execPath, BIN, ...args];
+    const child = spawn(file!, argv, {
       cwd: options.cwd,
       env: cleanEnv(options.env),
       stdio: ['ignore', 'pipe', 'pipe'],

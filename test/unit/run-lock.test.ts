@@ -4,7 +4,7 @@ import { lstat, mkdir, readFile, readlink, realpath, stat, symlink, unlink, utim
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { acquireRunLock, releaseOnExit, type RunLock } from '../../src/batch/run-lock.js';
+import { acquireRunLock, LOCK_FILE_NAME, releaseOnExit, type RunLock } from '../../src/batch/run-lock.js';
 import { DlrError } from '../../src/errors.js';
 import { pathExists } from '../../src/util/fs.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -243,10 +243,14 @@ describe('acquireRunLock', () => {
     expect(error.message).toContain('not a regular file');
   });
 
-  it('reports an unusable directory as a disk error', async () => {
+  it('locks the usable directories and reports one where nothing can be written, instead of failing the run', async () => {
     await writeFile(join(root, 'file'), '');
-    const error = await lockError(acquireRunLock([join(root, 'file', 'sub')]));
-    expect(error.code).toBe('disk');
+    const lock = await acquireRunLock([join(root, 'file', 'sub'), join(root, 'ok')]);
+    expect(lock.paths).toEqual([join(await realpath(root), 'ok', LOCK_FILE_NAME)]);
+    expect(lock.unlockable).toHaveLength(1);
+    expect(lock.unlockable[0]?.dir).toBe(join(root, 'file', 'sub'));
+    expect(lock.unlockable[0]?.reason).toMatch(/cannot write/);
+    await lock.release();
   });
 });
 

@@ -87,6 +87,7 @@ async function runRedownload(target: string, flags: RedownloadFlags, io: CliIo):
 
   const lock = await acquireRunLock([...new Set(entries.map((e) => e.dir))]);
   releaseOnExit(lock);
+  for (const { reason } of lock.unlockable) reporter.warn(`${reason}; files bound there will fail`);
   const dispatcher = createDispatcher(ctx.policy);
   try {
     const space = await freeSpaceWarning(entries, force);
