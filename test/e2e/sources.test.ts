@@ -31,9 +31,12 @@ beforeEach(async () => {
     [
       { id: 1, name: 'Ckpt', type: 'Checkpoint', versions: [{ id: 11, name: 'v1', files: [{ name: 'Ckpt_v1.safetensors', body: ckpt }] }] },
       { id: 2, name: 'Lora', type: 'LORA', versions: [{ id: 21, name: 'v1', requireAuth: true, files: [{ name: 'lora.safetensors', body: lora }] }] },
+      { id: 3, name: 'Flaky', type: 'LORA', versions: [{ id: 31, name: 'v1', files: [{ name: 'flaky.safetensors', body: lora }] }] },
     ],
     KEY,
   );
+  // This CDN object always breaks off mid-body: the file fails and leaves its part and sidecar behind.
+  cdn.script('/model/31/flaky.safetensors', ...Array.from({ length: 5 }, () => ({ kind: 'reset-after', bytes: 10_000 }) as const));
   installHub(hub, hfCdn, [{ repo: 'org/embedder', commit: COMMIT, files: [{ path: 'onnx/model.onnx', body: onnx, lfs: true }] }], HF_TOKEN);
   await writeFile(
     join(root.path, 'dlr.config.json'),
@@ -52,6 +55,7 @@ beforeEach(async () => {
       `t,checkpoint,https://civitai.com/api/download/models/11,`,
       `t,other,${hub.origin}/org/embedder/resolve/main/onnx/model.onnx,model.onnx`,
       `t,lora,https://civitai.com/models/999,gone.safetensors`,
+      `t,lora,https://civitai.com/api/download/models/31?token=${KEY},flaky.safetensors`,
     ].join('\n') + '\n',
   );
   env = { HOME: join(root.path, 'home'), HF_ENDPOINT: hub.origin, HF_TOKEN };
@@ -83,7 +87,9 @@ describe('Civitai and Hugging Face through the CLI', () => {
     expect(await fileSha(join(root.path, 'lora', 'lora.safetensors'))).toBe(sha256(lora));
     expect(await fileSha(join(root.path, 'other', 'model.onnx'))).toBe(sha256(onnx));
     const summary = JSON.parse(await readFile(join(root.path, 'summary.json'), 'utf8'));
-    expect(summary).toMatchObject({ success: 3, verified: 3, failed: 1, failuresByCode: { 'not-found': 1 } });
+    expect(summary).toMatchObject({ success: 3, verified: 3, failed: 2, failuresByCode: { 'not-found': 1, network: 1 } });
+    // The sweep below covers a sidecar too.
+    expect(await readFile(join(root.path, 'lora', 'flaky.safetensors.part.json'), 'utf8')).toMatch(/"version":1/);
 
     // No credential anywhere it does not belong: CDN logs, output, and every file dlr wrote.
     const cdnLogs = JSON.stringify([cdn.requests, hfCdn.requests]);
@@ -105,6 +111,6 @@ describe('Civitai and Hugging Face through the CLI', () => {
     const after = await dlr(['verify', '--offline', '--json']);
     expect(after.code).toBe(1);
     const report = JSON.parse(after.stdout);
-    expect(report.counts).toEqual({ ok: 1, corrupt: 1, missing: 2, unverifiable: 0 });
+    expect(report.counts).toEqual({ ok: 1, corrupt: 1, missing: 3, unverifiable: 0 });
   });
 });
