@@ -1,28 +1,17 @@
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeBytes, sha256, startFaultServer, type FaultServer } from '../../fixtures/server/fault-server.js';
+import { describe, expect, it } from 'vitest';
+import { useFaultServer } from '../helpers/fault-server-context.js';
+import { makeBytes, sha256 } from '../../fixtures/server/fault-server.js';
 import { ANSI, FAST, runCli, signalWhenPartHasBytes } from '../helpers/cli.js';
 import { fileSha } from '../helpers/engine.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
 
-let server: FaultServer;
-let dir: { path: string; cleanup: () => Promise<void> };
 const body = makeBytes(500_000, 41);
 const path = '/models/ckpt.safetensors';
 
-beforeEach(async () => {
-  server = await startFaultServer();
-  dir = await makeTempDir();
-  server.setFile(path, { body });
-});
+const t = useFaultServer((server) => server.setFile(path, { body }));
 
-afterEach(async () => {
-  await server.close();
-  await dir.cleanup();
-});
-
-const target = () => join(dir.path, 'ckpt.safetensors');
+const target = () => join(t.dir, 'ckpt.safetensors');
 
 function expectPlainLog(stderr: string) {
   expect(stderr).not.toMatch(ANSI);
@@ -32,7 +21,7 @@ function expectPlainLog(stderr: string) {
 
 describe('dlr download', () => {
   it('saves the file, prints its path on stdout and plain timestamped lines on stderr', async () => {
-    const run = await runCli(['download', server.url(path), '--dir', dir.path, ...FAST]);
+    const run = await runCli(['download', t.server.url(path), '--dir', t.dir, ...FAST]);
     expect(run.code).toBe(0);
     expect(run.stdout).toBe(`${target()}\n`);
     expectPlainLog(run.stderr);
@@ -41,46 +30,46 @@ describe('dlr download', () => {
   });
 
   it('saves to an exact path with -o', async () => {
-    const out = join(dir.path, 'nested', 'renamed.bin');
-    const run = await runCli(['download', server.url(path), '-o', out, ...FAST]);
+    const out = join(t.dir, 'nested', 'renamed.bin');
+    const run = await runCli(['download', t.server.url(path), '-o', out, ...FAST]);
     expect(run.code).toBe(0);
     expect(await fileSha(out)).toBe(sha256(body));
   });
 
   it('retries after 429 and succeeds (seed case 2)', async () => {
-    server.script(path, { kind: 'status', status: 429 });
-    const run = await runCli(['download', server.url(path), '--dir', dir.path, ...FAST]);
+    t.server.script(path, { kind: 'status', status: 429 });
+    const run = await runCli(['download', t.server.url(path), '--dir', t.dir, ...FAST]);
     expect(run.code).toBe(0);
     expect(run.stderr).toMatch(/retry 1 in .* \[rate-limited\] HTTP 429/);
-    expect(server.requestsTo(path)).toHaveLength(2);
+    expect(t.server.requestsTo(path)).toHaveLength(2);
     expect(await fileSha(target())).toBe(sha256(body));
   });
 
   it('detects a trickle below the speed floor, then resumes with Range (seed case 3)', async () => {
-    server.script(path, { kind: 'trickle', bytesPerSec: 3_000, afterBytes: 100_000 });
-    const run = await runCli(['download', server.url(path), '--dir', dir.path, ...FAST, '--speed-floor', '10KiB', '--speed-window', '0.4']);
+    t.server.script(path, { kind: 'trickle', bytesPerSec: 3_000, afterBytes: 100_000 });
+    const run = await runCli(['download', t.server.url(path), '--dir', t.dir, ...FAST, '--speed-floor', '10KiB', '--speed-window', '0.4']);
     expect(run.code).toBe(0);
     expect(run.stderr).toMatch(/\[rate-limited\] throttled: below 10\.0 KiB\/s/);
     expect(run.stderr).toMatch(/resume .* from byte [1-9]\d*/);
-    expect(server.requestsTo(path)[1]?.headers.range).toMatch(/^bytes=[1-9]\d*-$/);
+    expect(t.server.requestsTo(path)[1]?.headers.range).toMatch(/^bytes=[1-9]\d*-$/);
     expect(await fileSha(target())).toBe(sha256(body));
   });
 
   it('skips an existing file and keeps it untouched (seed case 4), and replaces it with --force', async () => {
     await writeFile(target(), 'old');
-    const skip = await runCli(['download', server.url(path), '--dir', dir.path, ...FAST]);
+    const skip = await runCli(['download', t.server.url(path), '--dir', t.dir, ...FAST]);
     expect(skip.code).toBe(0);
     expect(skip.stderr).toMatch(/ skip .*already exists/);
     // The name came from the URL, so one request was needed to learn it; the body was not read into a part.
     expect(await readFile(target(), 'utf8')).toBe('old');
-    const forced = await runCli(['download', server.url(path), '--dir', dir.path, '--force', ...FAST]);
+    const forced = await runCli(['download', t.server.url(path), '--dir', t.dir, '--force', ...FAST]);
     expect(forced.code).toBe(0);
     expect(await fileSha(target())).toBe(sha256(body));
-    expect(await readdir(dir.path)).toEqual(['ckpt.safetensors']);
+    expect(await readdir(t.dir)).toEqual(['ckpt.safetensors']);
   });
 
   it('fails a 404 with one line, exit 1, no stack trace', async () => {
-    const run = await runCli(['download', server.url('/missing.bin'), '--dir', dir.path, ...FAST]);
+    const run = await runCli(['download', t.server.url('/missing.bin'), '--dir', t.dir, ...FAST]);
     expect(run.code).toBe(1);
     expect(run.stdout).toBe('');
     expect(run.stderr).toMatch(/ fail .*\[not-found\] HTTP 404/);
@@ -89,14 +78,14 @@ describe('dlr download', () => {
   });
 
   it('mentions the API key on 401', async () => {
-    server.script(path, { kind: 'status', status: 401 });
-    const run = await runCli(['download', server.url(path), '--dir', dir.path, ...FAST]);
+    t.server.script(path, { kind: 'status', status: 401 });
+    const run = await runCli(['download', t.server.url(path), '--dir', t.dir, ...FAST]);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/\[auth-required\].*API key/);
   });
 
   it('never prints a token from the URL', async () => {
-    const run = await runCli(['download', `${server.url('/missing.bin')}?token=sk-e2e-secret`, '--dir', dir.path, ...FAST]);
+    const run = await runCli(['download', `${t.server.url('/missing.bin')}?token=sk-e2e-secret`, '--dir', t.dir, ...FAST]);
     expect(run.code).toBe(1);
     expect(run.stderr + run.stdout).not.toContain('sk-e2e-secret');
     expect(run.stderr).toContain('token=***');
@@ -112,11 +101,11 @@ describe('dlr download', () => {
     [['download', 'http://127.0.0.1:1/x', '--bogus'], /unknown option/],
     [['frobnicate'], /unknown command/],
   ])('exits 2 with a one-line message for %j', async (args, message) => {
-    const run = await runCli(args, { cwd: dir.path });
+    const run = await runCli(args, { cwd: t.dir });
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(message);
     expect(run.stderr).not.toMatch(/\n\s+at /);
-    expect(await readdir(dir.path)).toEqual([]);
+    expect(await readdir(t.dir)).toEqual([]);
   });
 
   it('documents the exit codes in --help', async () => {
@@ -126,18 +115,18 @@ describe('dlr download', () => {
   });
 
   it('stops on SIGINT with exit 130, keeps the part, and the next run resumes byte-exact', async () => {
-    server.script(path, { kind: 'trickle', bytesPerSec: 200_000, afterBytes: 100_000 });
+    t.server.script(path, { kind: 'trickle', bytesPerSec: 200_000, afterBytes: 100_000 });
     const partPath = `${target()}.part`;
-    const first = await runCli(['download', server.url(path), '--dir', dir.path, ...FAST], { onSpawn: signalWhenPartHasBytes(partPath, 'SIGINT') });
+    const first = await runCli(['download', t.server.url(path), '--dir', t.dir, ...FAST], { onSpawn: signalWhenPartHasBytes(partPath, 'SIGINT') });
     expect(first.code).toBe(130);
     expect(first.stderr).toMatch(/\[interrupted\]/);
     const kept = (await stat(partPath)).size;
     expect(kept).toBeGreaterThan(0);
-    const second = await runCli(['download', server.url(path), '--dir', dir.path, ...FAST]);
+    const second = await runCli(['download', t.server.url(path), '--dir', t.dir, ...FAST]);
     expect(second.code).toBe(0);
-    const ranges = server.requestsTo(path).map((r) => r.headers.range);
+    const ranges = t.server.requestsTo(path).map((r) => r.headers.range);
     expect(ranges.at(-1)).toBe(`bytes=${kept}-`);
     expect(await fileSha(target())).toBe(sha256(body));
-    expect(await readdir(dir.path)).toEqual(['ckpt.safetensors']);
+    expect(await readdir(t.dir)).toEqual(['ckpt.safetensors']);
   });
 });

@@ -1,62 +1,51 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useFaultServer } from '../helpers/fault-server-context.js';
 import { createDispatcher } from '../../src/http/dispatcher.js';
-import { makeBytes, sha256, startFaultServer, type FaultServer } from '../../fixtures/server/fault-server.js';
+import { makeBytes, sha256 } from '../../fixtures/server/fault-server.js';
 import { fileSha, runDownload } from '../helpers/engine.js';
 import { fastPolicy } from '../helpers/policy.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
 
-let server: FaultServer;
-let dir: { path: string; cleanup: () => Promise<void> };
 const body = makeBytes(300_000, 7);
 
-beforeEach(async () => {
-  server = await startFaultServer();
-  dir = await makeTempDir();
-  server.setFile('/models/a.safetensors', { body });
-});
-
-afterEach(async () => {
-  await server.close();
-  await dir.cleanup();
-});
+const t = useFaultServer((server) => server.setFile('/models/a.safetensors', { body }));
 
 describe('a plain download', () => {
   it('writes the exact bytes under the URL name, with no part or sidecar left behind', async () => {
-    const { result } = await runDownload({ url: server.url('/models/a.safetensors'), dest: { dir: dir.path } });
+    const { result } = await runDownload({ url: t.server.url('/models/a.safetensors'), dest: { dir: t.dir } });
     expect(result).toMatchObject({ status: 'done', size: body.length, attempts: 1, retries: 0 });
-    expect(await fileSha(join(dir.path, 'a.safetensors'))).toBe(sha256(body));
-    expect(await readdir(dir.path)).toEqual(['a.safetensors']);
-    expect(server.requests[0]?.headers.range).toBeUndefined();
-    expect(server.requests[0]?.headers['user-agent']).toMatch(/^dlr\//);
+    expect(await fileSha(join(t.dir, 'a.safetensors'))).toBe(sha256(body));
+    expect(await readdir(t.dir)).toEqual(['a.safetensors']);
+    expect(t.server.requests[0]?.headers.range).toBeUndefined();
+    expect(t.server.requests[0]?.headers['user-agent']).toMatch(/^dlr\//);
   });
 
   it('saves to an exact path with dest.file', async () => {
-    const target = join(dir.path, 'sub', 'renamed.bin');
-    const { result } = await runDownload({ url: server.url('/models/a.safetensors'), dest: { file: target } });
+    const target = join(t.dir, 'sub', 'renamed.bin');
+    const { result } = await runDownload({ url: t.server.url('/models/a.safetensors'), dest: { file: target } });
     expect(result.status).toBe('done');
     expect(await fileSha(target)).toBe(sha256(body));
   });
 
   it('skips an existing file without a request, unless told to overwrite', async () => {
-    const target = join(dir.path, 'a.safetensors');
+    const target = join(t.dir, 'a.safetensors');
     await writeFile(target, 'old');
-    const skipped = await runDownload({ url: server.url('/models/a.safetensors'), dest: { dir: dir.path, name: 'a.safetensors' } });
+    const skipped = await runDownload({ url: t.server.url('/models/a.safetensors'), dest: { dir: t.dir, name: 'a.safetensors' } });
     expect(skipped.result.status).toBe('skipped');
-    expect(server.requests).toHaveLength(0);
-    const forced = await runDownload({ url: server.url('/models/a.safetensors'), dest: { dir: dir.path, name: 'a.safetensors' }, overwrite: true });
+    expect(t.server.requests).toHaveLength(0);
+    const forced = await runDownload({ url: t.server.url('/models/a.safetensors'), dest: { dir: t.dir, name: 'a.safetensors' }, overwrite: true });
     expect(forced.result.status).toBe('done');
     expect(await fileSha(target)).toBe(sha256(body));
   });
 
   it('keeps the old file in place until the replacement is complete', async () => {
-    const target = join(dir.path, 'a.safetensors');
+    const target = join(t.dir, 'a.safetensors');
     await writeFile(target, 'old');
-    server.script('/models/a.safetensors', { kind: 'trickle', bytesPerSec: 2_000_000, afterBytes: 1000 });
+    t.server.script('/models/a.safetensors', { kind: 'trickle', bytesPerSec: 2_000_000, afterBytes: 1000 });
     const seenDuring: string[] = [];
     const { result } = await runDownload(
-      { url: server.url('/models/a.safetensors'), dest: { file: target }, overwrite: true },
+      { url: t.server.url('/models/a.safetensors'), dest: { file: target }, overwrite: true },
       {
         onEvent: (e) => {
           if (e.type === 'progress' && e.bytes > 0 && e.bytes < body.length && seenDuring.length === 0) {
@@ -72,12 +61,12 @@ describe('a plain download', () => {
   });
 
   it('names the file from Content-Disposition, preferring filename*', async () => {
-    server.setFile('/api/download/models/42', {
+    t.server.setFile('/api/download/models/42', {
       body,
       contentDisposition: `attachment; filename*=UTF-8''m%C3%B6del.safetensors; filename="model.safetensors"`,
     });
-    const { result } = await runDownload({ url: server.url('/api/download/models/42'), dest: { dir: dir.path } });
-    expect(result).toMatchObject({ status: 'done', path: join(dir.path, 'mödel.safetensors') });
+    const { result } = await runDownload({ url: t.server.url('/api/download/models/42'), dest: { dir: t.dir } });
+    expect(result).toMatchObject({ status: 'done', path: join(t.dir, 'mödel.safetensors') });
   });
 
   it('never lets a hostile Content-Disposition write outside the destination', async () => {
@@ -88,41 +77,41 @@ describe('a plain download', () => {
       'attachment; filename="..\\\\..\\\\escape.bin"',
       'attachment; filename=".."',
     ].entries()) {
-      server.setFile(`/cd/${i}`, { body, contentDisposition: cd });
-      const sub = join(dir.path, `d${i}`);
-      const { result } = await runDownload({ url: server.url(`/cd/${i}`), dest: { dir: sub } });
+      t.server.setFile(`/cd/${i}`, { body, contentDisposition: cd });
+      const sub = join(t.dir, `d${i}`);
+      const { result } = await runDownload({ url: t.server.url(`/cd/${i}`), dest: { dir: sub } });
       expect(result.status).toBe('done');
       expect(result.path?.startsWith(`${sub}/`)).toBe(true);
       expect(await readdir(sub)).toHaveLength(1);
     }
-    expect((await readdir(dir.path)).sort()).toEqual(['d0', 'd1', 'd2', 'd3', 'd4']);
+    expect((await readdir(t.dir)).sort()).toEqual(['d0', 'd1', 'd2', 'd3', 'd4']);
   });
 
   it('decodes a gzip body a server sends despite Accept-Encoding: identity', async () => {
-    server.script('/models/a.safetensors', { kind: 'gzip' });
-    const { result } = await runDownload({ url: server.url('/models/a.safetensors'), dest: { dir: dir.path } });
+    t.server.script('/models/a.safetensors', { kind: 'gzip' });
+    const { result } = await runDownload({ url: t.server.url('/models/a.safetensors'), dest: { dir: t.dir } });
     expect(result.status).toBe('done');
-    expect(server.requests[0]?.headers['accept-encoding']).toBe('identity');
-    expect(await fileSha(join(dir.path, 'a.safetensors'))).toBe(sha256(body));
+    expect(t.server.requests[0]?.headers['accept-encoding']).toBe('identity');
+    expect(await fileSha(join(t.dir, 'a.safetensors'))).toBe(sha256(body));
   });
 
   it('saves a body of unknown length (chunked) whole', async () => {
-    server.setFile('/chunked.bin', { body, chunked: true });
-    const { result } = await runDownload({ url: server.url('/chunked.bin'), dest: { dir: dir.path } });
+    t.server.setFile('/chunked.bin', { body, chunked: true });
+    const { result } = await runDownload({ url: t.server.url('/chunked.bin'), dest: { dir: t.dir } });
     expect(result).toMatchObject({ status: 'done', size: body.length });
-    expect(await fileSha(join(dir.path, 'chunked.bin'))).toBe(sha256(body));
+    expect(await fileSha(join(t.dir, 'chunked.bin'))).toBe(sha256(body));
   });
 
   it('reuses one keep-alive connection across downloads sharing the dispatcher', async () => {
-    server.setFile('/b.bin', { body: makeBytes(1000, 3) });
+    t.server.setFile('/b.bin', { body: makeBytes(1000, 3) });
     const dispatcher = createDispatcher(fastPolicy());
     try {
-      await runDownload({ url: server.url('/models/a.safetensors'), dest: { dir: dir.path } }, { dispatcher });
-      await runDownload({ url: server.url('/b.bin'), dest: { dir: dir.path } }, { dispatcher });
+      await runDownload({ url: t.server.url('/models/a.safetensors'), dest: { dir: t.dir } }, { dispatcher });
+      await runDownload({ url: t.server.url('/b.bin'), dest: { dir: t.dir } }, { dispatcher });
     } finally {
       await dispatcher.close();
     }
-    expect(server.requests).toHaveLength(2);
-    expect(server.connections()).toBe(1);
+    expect(t.server.requests).toHaveLength(2);
+    expect(t.server.connections()).toBe(1);
   });
 });

@@ -1,29 +1,19 @@
 import { readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { etagOf, makeBytes, sha256, startFaultServer, type FaultServer } from '../../fixtures/server/fault-server.js';
-import { fileSha, runDownload } from '../helpers/engine.js';
+import { describe, expect, it } from 'vitest';
+import { useFaultServer } from '../helpers/fault-server-context.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { etagOf, makeBytes, sha256 } from '../../fixtures/server/fault-server.js';
+import { fileSha, runDownload } from '../helpers/engine.js';
 
-let server: FaultServer;
-let dir: { path: string; cleanup: () => Promise<void> };
 const v1 = makeBytes(400_000, 11);
 const v2 = makeBytes(420_000, 12);
 const path = '/f.safetensors';
 
-beforeEach(async () => {
-  server = await startFaultServer();
-  dir = await makeTempDir();
-  server.setFile(path, { body: v1 });
-});
+const t = useFaultServer((server) => server.setFile(path, { body: v1 }));
 
-afterEach(async () => {
-  await server.close();
-  await dir.cleanup();
-});
-
-const target = () => join(dir.path, 'f.safetensors');
-const ranges = () => server.requestsTo(path).map((r) => r.headers.range ?? null);
+const target = () => join(t.dir, 'f.safetensors');
+const ranges = () => t.server.requestsTo(path).map((r) => r.headers.range ?? null);
 /** Bytes still in flight when a socket dies may be lost, so a resume starts somewhere in (0, sent]. */
 const resumedFrom = (range: unknown) => Number(/^bytes=(\d+)-$/.exec(String(range))?.[1] ?? Number.NaN);
 const rangesShape = () => ranges().map((r) => (typeof r === 'string' && /^bytes=[1-9]\d*-$/.test(r) ? 'bytes=N-' : r));
@@ -33,12 +23,12 @@ describe('resume after a broken body', () => {
     ['a reset connection', { kind: 'reset-after', bytes: 150_000 } as const],
     ['a body shorter than Content-Length', { kind: 'short-body', bytes: 150_000 } as const],
   ])('continues from the part with Range and If-Range after %s', async (_label, fault) => {
-    server.script(path, fault);
-    const { result, events } = await runDownload({ url: server.url(path), dest: { dir: dir.path, name: 'f.safetensors' } });
+    t.server.script(path, fault);
+    const { result, events } = await runDownload({ url: t.server.url(path), dest: { dir: t.dir, name: 'f.safetensors' } });
     expect(result).toMatchObject({ status: 'done', attempts: 2, retries: 1 });
     expect(events.find((e) => e.type === 'retry')).toMatchObject({ code: 'network' });
     expect(await fileSha(target())).toBe(sha256(v1));
-    const second = server.requestsTo(path)[1];
+    const second = t.server.requestsTo(path)[1];
     expect(resumedFrom(second?.headers.range)).toBeGreaterThan(0);
     expect(resumedFrom(second?.headers.range)).toBeLessThanOrEqual(150_000);
     expect(second?.headers['if-range']).toBe(etagOf(v1));
@@ -47,19 +37,19 @@ describe('resume after a broken body', () => {
   });
 
   it('uses Last-Modified for If-Range when there is no strong ETag', async () => {
-    server.setFile(path, { body: v1, etag: 'W/"weak"', lastModified: 'Mon, 02 Sep 2024 10:00:00 GMT' });
-    server.script(path, { kind: 'reset-after', bytes: 100_000 });
-    const { result } = await runDownload({ url: server.url(path), dest: { dir: dir.path } });
+    t.server.setFile(path, { body: v1, etag: 'W/"weak"', lastModified: 'Mon, 02 Sep 2024 10:00:00 GMT' });
+    t.server.script(path, { kind: 'reset-after', bytes: 100_000 });
+    const { result } = await runDownload({ url: t.server.url(path), dest: { dir: t.dir } });
     expect(result.status).toBe('done');
-    expect(server.requestsTo(path)[1]?.headers['if-range']).toBe('Mon, 02 Sep 2024 10:00:00 GMT');
+    expect(t.server.requestsTo(path)[1]?.headers['if-range']).toBe('Mon, 02 Sep 2024 10:00:00 GMT');
     expect(await fileSha(target())).toBe(sha256(v1));
   });
 });
 
 describe('answers to a Range request', () => {
   it('starts over when the server ignores Range (200), never appending', async () => {
-    server.script(path, { kind: 'reset-after', bytes: 100_000 }, { kind: 'ignore-range' });
-    const { result, events } = await runDownload({ url: server.url(path), dest: { dir: dir.path } });
+    t.server.script(path, { kind: 'reset-after', bytes: 100_000 }, { kind: 'ignore-range' });
+    const { result, events } = await runDownload({ url: t.server.url(path), dest: { dir: t.dir } });
     expect(result.status).toBe('done');
     expect(rangesShape()).toEqual([null, 'bytes=N-']);
     expect(events.some((e) => e.type === 'restart')).toBe(true);
@@ -67,29 +57,29 @@ describe('answers to a Range request', () => {
   });
 
   it('starts over with the new version when the file changed (If-Range fails → 200)', async () => {
-    server.script(path, { kind: 'reset-after', bytes: 100_000 });
+    t.server.script(path, { kind: 'reset-after', bytes: 100_000 });
     const { result } = await runDownload(
-      { url: server.url(path), dest: { dir: dir.path } },
+      { url: t.server.url(path), dest: { dir: t.dir } },
       {
         onEvent: (e) => {
-          if (e.type === 'retry') server.setFile(path, { body: v2 });
+          if (e.type === 'retry') t.server.setFile(path, { body: v2 });
         },
       },
     );
     expect(result).toMatchObject({ status: 'done', size: v2.length });
     expect(await fileSha(target())).toBe(sha256(v2));
-    expect(server.requestsTo(path)[1]?.headers['if-range']).toBe(etagOf(v1));
+    expect(t.server.requestsTo(path)[1]?.headers['if-range']).toBe(etagOf(v1));
   });
 
   it('refuses to splice two versions when a server ignores If-Range', async () => {
-    server.script(path, { kind: 'reset-after', bytes: 100_000 });
+    t.server.script(path, { kind: 'reset-after', bytes: 100_000 });
     const { result } = await runDownload(
-      { url: server.url(path), dest: { dir: dir.path } },
+      { url: t.server.url(path), dest: { dir: t.dir } },
       {
         onEvent: (e) => {
           if (e.type === 'retry') {
-            server.setFile(path, { body: v2 });
-            server.script(path, { kind: 'ignore-if-range' });
+            t.server.setFile(path, { body: v2 });
+            t.server.script(path, { kind: 'ignore-if-range' });
           }
         },
       },
@@ -101,27 +91,27 @@ describe('answers to a Range request', () => {
   });
 
   it('discards the part and refetches on a 206 that starts at the wrong offset', async () => {
-    server.script(path, { kind: 'reset-after', bytes: 100_000 }, { kind: 'wrong-range-start', start: 5 });
-    const { result } = await runDownload({ url: server.url(path), dest: { dir: dir.path } });
+    t.server.script(path, { kind: 'reset-after', bytes: 100_000 }, { kind: 'wrong-range-start', start: 5 });
+    const { result } = await runDownload({ url: t.server.url(path), dest: { dir: t.dir } });
     expect(result.status).toBe('done');
     expect(rangesShape()).toEqual([null, 'bytes=N-', null]);
     expect(await fileSha(target())).toBe(sha256(v1));
   });
 
   it('discards the part and refetches on a 206 with an invalid Content-Range', async () => {
-    server.script(path, { kind: 'reset-after', bytes: 100_000 }, { kind: 'bad-content-range', contentRange: 'bytes 9-1/x' });
-    const { result } = await runDownload({ url: server.url(path), dest: { dir: dir.path } });
+    t.server.script(path, { kind: 'reset-after', bytes: 100_000 }, { kind: 'bad-content-range', contentRange: 'bytes 9-1/x' });
+    const { result } = await runDownload({ url: t.server.url(path), dest: { dir: t.dir } });
     expect(result.status).toBe('done');
     expect(rangesShape()).toEqual([null, 'bytes=N-', null]);
     expect(await fileSha(target())).toBe(sha256(v1));
   });
 
   it('fails as invalid-response when a server keeps sending unusable answers', async () => {
-    server.script(path, { kind: 'reset-after', bytes: 100_000 }, ...Array.from({ length: 10 }, () => ({ kind: 'wrong-range-start', start: 5 }) as const));
+    t.server.script(path, { kind: 'reset-after', bytes: 100_000 }, ...Array.from({ length: 10 }, () => ({ kind: 'wrong-range-start', start: 5 }) as const));
     // Every refetch (no Range) is answered 206-from-5 too, so no progress is possible.
-    const { result } = await runDownload({ url: server.url(path), dest: { dir: dir.path } });
+    const { result } = await runDownload({ url: t.server.url(path), dest: { dir: t.dir } });
     expect(result).toMatchObject({ status: 'failed', error: { code: 'invalid-response' } });
-    expect(server.requestsTo(path).length).toBeLessThan(10);
+    expect(t.server.requestsTo(path).length).toBeLessThan(10);
   });
 });
 
@@ -132,33 +122,33 @@ describe('a part left by an earlier run', () => {
   }
 
   it('is completed by a 416 when it already holds every byte (a crash between fsync and rename)', async () => {
-    await plantPart(v1, { version: 1, url: server.url(path), etag: etagOf(v1), total: v1.length });
-    const { result } = await runDownload({ url: server.url(path), dest: { dir: dir.path, name: 'f.safetensors' } });
+    await plantPart(v1, { version: 1, url: t.server.url(path), etag: etagOf(v1), total: v1.length });
+    const { result } = await runDownload({ url: t.server.url(path), dest: { dir: t.dir, name: 'f.safetensors' } });
     expect(result).toMatchObject({ status: 'done', size: v1.length, bytesFetched: 0 });
     expect(ranges()).toEqual([`bytes=${v1.length}-`]);
     expect(await fileSha(target())).toBe(sha256(v1));
-    expect(await readdir(dir.path)).toEqual(['f.safetensors']);
+    expect(await readdir(t.dir)).toEqual(['f.safetensors']);
   });
 
   it('is discarded when a 416 names another size', async () => {
     const big = Buffer.concat([v1, Buffer.alloc(10)]);
-    await plantPart(big, { version: 1, url: server.url(path), etag: etagOf(v1) });
-    const { result } = await runDownload({ url: server.url(path), dest: { dir: dir.path, name: 'f.safetensors' } });
+    await plantPart(big, { version: 1, url: t.server.url(path), etag: etagOf(v1) });
+    const { result } = await runDownload({ url: t.server.url(path), dest: { dir: t.dir, name: 'f.safetensors' } });
     expect(result.status).toBe('done');
     expect(ranges()).toEqual([`bytes=${big.length}-`, null]);
     expect(await fileSha(target())).toBe(sha256(v1));
   });
 
   it('is resumed when its sidecar matches the URL', async () => {
-    await plantPart(v1.subarray(0, 1234), { version: 1, url: server.url(path), etag: etagOf(v1), total: v1.length });
-    const { result } = await runDownload({ url: server.url(path), dest: { dir: dir.path, name: 'f.safetensors' } });
+    await plantPart(v1.subarray(0, 1234), { version: 1, url: t.server.url(path), etag: etagOf(v1), total: v1.length });
+    const { result } = await runDownload({ url: t.server.url(path), dest: { dir: t.dir, name: 'f.safetensors' } });
     expect(result).toMatchObject({ status: 'done', bytesFetched: v1.length - 1234 });
     expect(ranges()).toEqual(['bytes=1234-']);
   });
 
   it('is resumed when the name comes from the response: one extra request, then a Range', async () => {
-    await plantPart(v1.subarray(0, 1234), { version: 1, url: server.url(path), etag: etagOf(v1), total: v1.length });
-    const { result } = await runDownload({ url: server.url(path), dest: { dir: dir.path } });
+    await plantPart(v1.subarray(0, 1234), { version: 1, url: t.server.url(path), etag: etagOf(v1), total: v1.length });
+    const { result } = await runDownload({ url: t.server.url(path), dest: { dir: t.dir } });
     expect(result.status).toBe('done');
     expect(ranges()).toEqual([null, 'bytes=1234-']);
     expect(await fileSha(target())).toBe(sha256(v1));
@@ -170,7 +160,7 @@ describe('a part left by an earlier run', () => {
     ['a sidecar of an unknown version', { version: 99, url: 'x' }],
   ])('is discarded when it has %s', async (_label, sidecar) => {
     await plantPart(Buffer.from('garbage from somewhere'), sidecar);
-    const { result } = await runDownload({ url: server.url(path), dest: { dir: dir.path, name: 'f.safetensors' } });
+    const { result } = await runDownload({ url: t.server.url(path), dest: { dir: t.dir, name: 'f.safetensors' } });
     expect(result.status).toBe('done');
     expect(ranges()).toEqual([null]);
     expect(await fileSha(target())).toBe(sha256(v1));
@@ -182,8 +172,8 @@ describe('a part left by an earlier run', () => {
       const victim = join(outside.path, 'victim.txt');
       await writeFile(victim, 'precious');
       await symlink(victim, `${target()}.part`);
-      await writeFile(`${target()}.part.json`, JSON.stringify({ version: 1, url: server.url(path), etag: etagOf(v1) }));
-      const { result } = await runDownload({ url: server.url(path), dest: { dir: dir.path, name: 'f.safetensors' } });
+      await writeFile(`${target()}.part.json`, JSON.stringify({ version: 1, url: t.server.url(path), etag: etagOf(v1) }));
+      const { result } = await runDownload({ url: t.server.url(path), dest: { dir: t.dir, name: 'f.safetensors' } });
       expect(result.status).toBe('done');
       expect(await readFile(victim, 'utf8')).toBe('precious');
       expect((await stat(target())).isFile()).toBe(true);
@@ -199,7 +189,7 @@ describe('a part left by an earlier run', () => {
       const victim = join(outside.path, 'victim.txt');
       await writeFile(victim, 'precious');
       await symlink(victim, target());
-      const { result } = await runDownload({ url: server.url(path), dest: { dir: dir.path, name: 'f.safetensors' }, overwrite: true });
+      const { result } = await runDownload({ url: t.server.url(path), dest: { dir: t.dir, name: 'f.safetensors' }, overwrite: true });
       expect(result.status).toBe('done');
       expect(await readFile(victim, 'utf8')).toBe('precious');
       expect(await fileSha(target())).toBe(sha256(v1));
