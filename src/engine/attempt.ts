@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { DlrError } from '../errors.js';
 import { filenameFromContentDisposition } from '../http/content-disposition.js';
+import { readBodyText } from '../http/read-body.js';
 import { sendRequest, type HttpResponse } from '../http/request.js';
 import { errorForStatus, header, messageFromErrorBody } from '../http/status-error.js';
 import type { ResolvedPolicy } from '../options.js';
@@ -233,16 +234,10 @@ function sidecarFor(
 
 /** The start of an error body, for its message; the rest is left to the connection cleanup. */
 async function readErrorBody(res: HttpResponse): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
   try {
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size >= ERROR_BODY_LIMIT) break;
-    }
+    return (await readBodyText(res.body, ERROR_BODY_LIMIT)).text;
   } catch {
     // The status alone says enough.
+    return '';
   }
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -28,7 +28,7 @@ export interface TransferInput {
 export interface TransferOutput {
   /** Bytes written to the part by this transfer. */
   readonly written: number;
-  /** Body bytes received from the network (before decoding). */
+  /** Body bytes delivered to the part (after decoding; the network bytes when there is no content coding). */
   readonly received: number;
 }
 
@@ -44,7 +44,6 @@ export async function transferBody(input: TransferInput): Promise<TransferOutput
   const floor = new AbortController();
   const runaway = new AbortController();
   let received = 0;
-  let decoded = 0;
   const timer = setInterval(() => {
     const sample = monitor.sample();
     input.onSample(received, sample.bytesPerSec);
@@ -60,8 +59,7 @@ export async function transferBody(input: TransferInput): Promise<TransferOutput
     const hash = input.hash;
     await pump(source, writer, signal, (chunk) => {
       received += chunk.length;
-      decoded += chunk.length;
-      if (decoded > input.maxBytes) runaway.abort();
+      if (received > input.maxBytes) runaway.abort();
       monitor.add(chunk.length);
       hash?.update(chunk);
     });

@@ -1,5 +1,6 @@
 import { DlrError, toDlrError } from '../errors.js';
 import { redactUrl } from './credentials.js';
+import { readBodyText } from './read-body.js';
 import { sendRequest, type RequestOptions } from './request.js';
 import { errorForStatus, header, messageFromErrorBody, type HeaderMap } from './status-error.js';
 
@@ -26,21 +27,14 @@ export async function fetchJson(
   opts: RequestOptions & { readonly signal?: AbortSignal },
 ): Promise<JsonAnswer> {
   const res = await sendRequest({ url, headers: { accept: 'application/json', ...headers }, signal: opts.signal }, opts);
-  const chunks: Buffer[] = [];
-  let size = 0;
+  let text: string;
   try {
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_JSON_BYTES) {
-        res.body.destroy();
-        throw new DlrError('invalid-response', `${redactUrl(url)} answered with more than ${MAX_JSON_BYTES >> 20} MiB`);
-      }
-      chunks.push(chunk);
-    }
+    const read = await readBodyText(res.body, MAX_JSON_BYTES);
+    if (!read.complete) throw new DlrError('invalid-response', `${redactUrl(url)} answered with more than ${MAX_JSON_BYTES >> 20} MiB`);
+    text = read.text;
   } catch (error) {
     throw toDlrError(error);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
   let json: unknown;
   try {
     json = JSON.parse(text);
