@@ -1,10 +1,11 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { readFile, readdir, stat, writeFile, mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeBytes, sha256 } from '../../fixtures/server/fault-server.js';
 import { makeBatchEnv, type BatchEnv } from '../helpers/batch-env.js';
-import { ANSI, runCli, signalWhenPartHasBytes } from '../helpers/cli.js';
+import { ANSI, BIN, cleanEnv, runCli, signalWhenPartHasBytes } from '../helpers/cli.js';
 import { fileSha } from '../helpers/engine.js';
 
 let w: BatchEnv;
@@ -252,6 +253,58 @@ describe('dlr redownload all', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(message);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(w.server.requests).toHaveLength(0);
+  });
+});
+
+/** `script` gives dlr a pseudo-terminal, so the confirmation prompt is really shown and answered. */
+const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
+
+function onTerminal(answer: string): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', `'${process.execPath}' '${BIN}' redownload all`, '/dev/null'], {
+      cwd: w.root,
+      env: cleanEnv({ ...w.env, TERM: 'xterm' }),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let answered = false;
+    const timer = setTimeout(() => (child.kill('SIGKILL'), reject(new Error(`no exit:\n${out}`))), 15_000);
+    const onOutput = (d: Buffer) => {
+      out += d.toString();
+      if (!answered && out.includes('(y/N)')) {
+        answered = true;
+        child.stdin.write(answer);
+      }
+    };
+    child.stdout.on('data', onOutput);
+    child.stderr.on('data', onOutput);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+}
+
+describe.skipIf(!hasScript)('the confirmation prompt on a terminal', () => {
+  it('asks before starting; "n" cancels with exit 0 and no request', async () => {
+    const run = await onTerminal('n\r');
+    expect(run.out).toMatch(/Download 4 files from the history\? \(y\/N\)/);
+    expect(run.out).toMatch(/cancelled/);
+    expect(run.code).toBe(0);
+    expect(w.server.requests).toHaveLength(0);
+  });
+
+  it('"y" starts the run', async () => {
+    const run = await onTerminal('y\r');
+    expect(run.code, run.out).toBe(0);
+    await expectAllFiles();
+  });
+
+  it('Ctrl-C at the prompt exits 130, not an internal error', async () => {
+    const run = await onTerminal('\u0003');
+    expect(run.code, run.out).toBe(130);
+    expect(run.out).not.toMatch(/internal error/);
     expect(w.server.requests).toHaveLength(0);
   });
 });
