@@ -1,7 +1,8 @@
 import { rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { toDlrError } from '../errors.js';
+import { tempPathBeside } from '../util/fs.js';
 import { HISTORY_COLUMNS } from '../history/read-history.js';
 import { stripUrlCredentials } from '../http/credentials.js';
 import type { BatchItem } from './types.js';
@@ -43,7 +44,7 @@ export async function writeFailuresCsv(path: string, items: readonly BatchItem[]
       return 0;
     }
     const text = stringify([[...FAILURE_COLUMNS], ...rows], { escape_formulas: true });
-    const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+    const tmp = tempPathBeside(path);
     await writeFile(tmp, text, 'utf8');
     await rename(tmp, path);
     return rows.length;

@@ -4,6 +4,7 @@ import { link, lstat, mkdir, open, realpath, rename, unlink } from 'node:fs/prom
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { DlrError, toDlrError } from '../errors.js';
+import { removeOrphans } from '../util/fs.js';
 
 /** The lock file's name inside each download directory. */
 export const LOCK_FILE_NAME = '.dlr.lock';
@@ -78,6 +79,8 @@ export async function acquireRunLock(dirs: readonly string[], opts: AcquireRunLo
       try {
         await lockOne(lockPath, pid, isAlive);
         taken.push(lockPath);
+        // Holding the lock, clear what killed runs left: set-aside locks, temp files.
+        await removeOrphans(dirname(lockPath), isAlive);
       } catch (error) {
         if (!isUnwritable(error)) throw error;
         unlockable.push({ dir: dirname(lockPath), reason: (error as DlrError).message });
@@ -347,7 +350,7 @@ async function releaseOne(lockPath: string, pid: number): Promise<void> {
   if (heldHere.get(lockPath) === pid) heldHere.delete(lockPath);
 }
 
-function isProcessAlive(pid: number): boolean {
+export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,9 +1,9 @@
 import { constants as fsc } from 'node:fs';
 import { lstat, mkdir, open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { toDlrError } from '../errors.js';
+import { tempPathBeside } from '../util/fs.js';
 
 export const SIDECAR_VERSION = 1;
 
@@ -87,8 +87,7 @@ export class PartFile {
 
   /** Written to a temp name and renamed, so a crash never leaves half a sidecar. */
   async writeSidecar(sidecar: Sidecar): Promise<void> {
-    // Short, so a name already at NAME_MAX (see safeFileName) still has a temp sibling.
-    const tmp = join(dirname(this.sidecarPath), `.dlr-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+    const tmp = tempPathBeside(this.sidecarPath);
     try {
       await mkdir(dirname(this.finalPath), { recursive: true });
       await writeFile(tmp, `${JSON.stringify(sidecar)}\n`, { flag: 'w', mode: 0o600 });

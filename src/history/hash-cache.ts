@@ -1,6 +1,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { toDlrError } from '../errors.js';
+import { tempPathBeside } from '../util/fs.js';
 import type { ResolvedFile } from '../sources/types.js';
 import { stripUrlCredentials } from '../http/credentials.js';
 import { urlKey } from './plan.js';
@@ -65,7 +66,7 @@ export async function updateHashCache(
       resolvedAt: now,
     });
   }
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const tmp = tempPathBeside(path);
   try {
     await writeFile(tmp, `${JSON.stringify({ version: 1, files: Object.fromEntries(cache) }, null, 1)}\n`);
     await rename(tmp, path);

@@ -1,4 +1,6 @@
-import { lstat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { lstat, readdir, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 
 /** True if anything (file, directory, link, even a dangling one) is at `path`. */
 export async function pathExists(path: string): Promise<boolean> {
@@ -7,5 +9,35 @@ export async function pathExists(path: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * A temp name beside `path` for write-then-rename. Short (a name already at
+ * NAME_MAX still gets a sibling) and carrying our pid, so a temp orphaned by
+ * a kill between the write and the rename can be recognised and removed.
+ */
+export function tempPathBeside(path: string): string {
+  return join(dirname(path), `.dlr-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/** Temp files and set-aside stale locks, each naming the pid that made it. */
+const ORPHAN = /^\.dlr(?:-(\d+)-[0-9a-f]+\.tmp|\.lock\.stale-(\d+)-[0-9a-f]+)$/;
+
+/**
+ * Removes what killed runs left in `dir`: temps and set-aside locks whose
+ * maker is no longer alive. A live maker may still be mid-rename: left alone.
+ */
+export async function removeOrphans(dir: string, isAlive: (pid: number) => boolean): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const match = ORPHAN.exec(name);
+    const pid = Number(match?.[1] ?? match?.[2]);
+    if (match && pid !== process.pid && !isAlive(pid)) await unlink(join(dir, name)).catch(() => undefined);
   }
 }

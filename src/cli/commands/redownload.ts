@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { freeSpaceWarning } from '../../batch/disk-space.js';
 import { writeFailuresCsv } from '../../batch/failures-csv.js';
 import { runBatch } from '../../batch/run-batch.js';
-import { acquireRunLock, releaseOnExit } from '../../batch/run-lock.js';
+import { acquireRunLock, isProcessAlive, releaseOnExit } from '../../batch/run-lock.js';
 import { summarize } from '../../batch/summary.js';
 import type { BatchEvent } from '../../batch/types.js';
 import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, toDlrError } from '../../errors.js';
@@ -15,7 +15,7 @@ import { hashCachePathFor, updateHashCache } from '../../history/hash-cache.js';
 import { planDownloads, urlKey, type PlanEntry } from '../../history/plan.js';
 import { readHistory, type InvalidRow } from '../../history/read-history.js';
 import { resolveSource } from '../../sources/resolve-source.js';
-import { pathExists } from '../../util/fs.js';
+import { pathExists, removeOrphans } from '../../util/fs.js';
 import type { CliIo } from '../io.js';
 import { chooseReporter } from '../reporter/choose.js';
 import type { Reporter } from '../reporter/reporter.js';
@@ -88,6 +88,7 @@ async function runRedownload(target: string, flags: RedownloadFlags, io: CliIo):
   const lock = await acquireRunLock([...new Set(entries.map((e) => e.dir))]);
   releaseOnExit(lock);
   for (const { reason } of lock.unlockable) reporter.warn(`${reason}; files bound there will fail`);
+  await removeOrphans(dirname(ctx.historyPath), isProcessAlive);
   const dispatcher = createDispatcher(ctx.policy);
   try {
     const space = await freeSpaceWarning(entries, force);
