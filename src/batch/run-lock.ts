@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { constants, lstatSync, readFileSync, unlinkSync } from 'node:fs';
-import { link, lstat, mkdir, open, realpath, rename, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, realpath, rename, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { DlrError, toDlrError } from '../errors.js';
-import { removeOrphans } from '../util/fs.js';
+import { removeOrphans, tempPathBeside } from '../util/fs.js';
 
 /** The lock file's name inside each download directory. */
 export const LOCK_FILE_NAME = '.dlr.lock';
@@ -246,7 +246,42 @@ async function putBack(aside: string, lockPath: string): Promise<void> {
 }
 
 /** Creates the lock with O_CREAT|O_EXCL; false if something is already at the path. */
+/**
+ * Creates the lock with its content already in it: the JSON is written to a
+ * temp file and hard-linked into place, which is atomic and fails if a lock
+ * exists (a link does not follow a symlink at the path either). A run killed
+ * at any moment therefore never leaves an empty lock that the next run would
+ * have to wait out; at worst a temp file, swept as an orphan.
+ */
 async function tryCreate(lockPath: string, pid: number): Promise<boolean> {
+  const content = `${JSON.stringify({ pid, host: hostname(), started: new Date().toISOString() })}\n`;
+  const tmp = tempPathBeside(lockPath);
+  try {
+    await writeFile(tmp, content, { flag: 'wx', mode: 0o644 });
+  } catch (error) {
+    throw toDlrError(error, { path: lockPath });
+  }
+  // Before the link, so a reader in this process who sees our pid in the file also sees it here;
+  // on failure the previous entry (a lock this process already holds) comes back.
+  const previous = heldHere.get(lockPath);
+  heldHere.set(lockPath, pid);
+  try {
+    await link(tmp, lockPath);
+    return true;
+  } catch (error) {
+    if (previous === undefined) heldHere.delete(lockPath);
+    else heldHere.set(lockPath, previous);
+    const errno = errnoOf(error);
+    if (errno === 'EEXIST') return false;
+    // File systems without hard links: fall back to an exclusive create.
+    if (errno === 'EPERM' || errno === 'ENOTSUP' || errno === 'EOPNOTSUPP' || errno === 'ENOSYS') return createExclusive(lockPath, pid, content);
+    throw toDlrError(error, { path: lockPath });
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+}
+
+async function createExclusive(lockPath: string, pid: number, content: string): Promise<boolean> {
   let handle;
   try {
     // 'wx' does not follow a symlink at the path, even a dangling one: it fails with EEXIST.
@@ -255,11 +290,10 @@ async function tryCreate(lockPath: string, pid: number): Promise<boolean> {
     if (errnoOf(error) === 'EEXIST') return false;
     throw toDlrError(error, { path: lockPath });
   }
-  // Before any await, so a reader who sees our pid in the file also sees it here.
   heldHere.set(lockPath, pid);
   try {
     try {
-      await handle.writeFile(`${JSON.stringify({ pid, host: hostname(), started: new Date().toISOString() })}\n`);
+      await handle.writeFile(content);
     } finally {
       await handle.close();
     }
