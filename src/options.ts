@@ -51,10 +51,26 @@ export interface DownloadPolicy {
    */
   readonly maxRedirects?: number;
   /**
-   * Bytes buffered between the socket and the disk before backpressure stops reading.
-   * @default 1048576
+   * Bytes gathered from the body before one write to the part. 256 KiB
+   * measured fastest: 64 KiB costs more system calls, 1 MiB and up more
+   * kernel time per byte (larger page-cache allocations).
+   * @default 262144
    */
   readonly writeBufferBytes?: number;
+  /**
+   * Start flushing the part to disk in the background after every this many
+   * bytes, so the fsync before the rename only waits for the tail. 0 = flush
+   * only at the end.
+   * @default 67108864
+   */
+  readonly syncEveryBytes?: number;
+  /**
+   * Run a young-generation GC after every this many body bytes, so Node's
+   * per-read socket buffers are reused while warm instead of piling up
+   * (see src/util/young-gc.ts). 0 = leave it to V8.
+   * @default 8388608
+   */
+  readonly collectEveryBytes?: number;
   /**
    * Refuse a body that grows past this many bytes (an endless or runaway
    * body with no length). 0 = no limit. A size the source publishes caps
@@ -75,7 +91,9 @@ export const DEFAULT_POLICY: ResolvedPolicy = Object.freeze({
   connectTimeoutMs: 30_000,
   idleTimeoutMs: 60_000,
   maxRedirects: 10,
-  writeBufferBytes: 1 << 20,
+  writeBufferBytes: 256 * 1024,
+  syncEveryBytes: 64 * 1024 * 1024,
+  collectEveryBytes: 8 * 1024 * 1024,
   maxFileBytes: 0,
 });
 
@@ -128,6 +146,8 @@ export function resolvePolicy(partial: DownloadPolicy = {}): ResolvedPolicy {
     idleTimeoutMs: checkDuration('idleTimeoutMs', merged.idleTimeoutMs, { min: 1 }),
     maxRedirects: checkCount('maxRedirects', merged.maxRedirects, 0),
     writeBufferBytes: checkCount('writeBufferBytes', merged.writeBufferBytes, 1024),
+    syncEveryBytes: checkCount('syncEveryBytes', merged.syncEveryBytes, 0),
+    collectEveryBytes: checkCount('collectEveryBytes', merged.collectEveryBytes, 0),
     maxFileBytes: checkCount('maxFileBytes', merged.maxFileBytes, 0),
   });
 }

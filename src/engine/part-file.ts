@@ -1,7 +1,6 @@
-import { constants as fsc } from 'node:fs';
+import { constants as fsc, fdatasync, writeSync } from 'node:fs';
 import { lstat, mkdir, open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Writable } from 'node:stream';
 import { toDlrError } from '../errors.js';
 import { tempPathBeside } from '../util/fs.js';
 
@@ -150,62 +149,122 @@ async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
+/** How the part is written; both from the policy. */
+export interface PartWriterOptions {
+  /** Bytes gathered before one write(2). */
+  readonly batchBytes: number;
+  /** Start writing the part back to disk in the background after this many bytes (0 = only at the end). */
+  readonly syncEveryBytes: number;
+}
+
 /**
- * A Writable over a FileHandle: batches queued chunks into one writev, and
- * counts only bytes the OS accepted, so `written` is what is really in the
- * part. Backpressure comes from `highWaterMark`.
+ * Writes the body into the part: chunks are gathered into one batch buffer
+ * and written with a synchronous write(2) on the event loop, and the part is
+ * flushed to disk in the background as it grows.
+ *
+ * Why synchronous: measured on a 2-core VM (1 GiB over loopback), thread-pool
+ * writes running beside the socket reads cost ~1 s of kernel time for the
+ * page-cache copy alone, against ~0.07 s when the same copy is made by the
+ * thread that just received the bytes (the batch is still in its cache);
+ * the whole download went from ~3.0 s to ~1.9 s. A write blocks the loop for
+ * the copy into the page cache only (well under a millisecond per batch), as
+ * curl's and aria2's writes do.
+ *
+ * Why the background fdatasync: nothing reaches the disk until the final
+ * fsync otherwise (1 GiB stays under the kernel's dirty limits), so the
+ * rename would wait for the whole file to be written back, ~0.6 s per GiB
+ * here. Started every `syncEveryBytes`, one at a time, it overlaps writeback
+ * with the download and leaves only the tail for the final fsync.
+ *
+ * `written` counts only bytes the OS accepted, so it is what is really in
+ * the part even after a disk error.
  */
-export class PartWriter extends Writable {
+export class PartWriter {
   readonly #handle: FileHandle;
   readonly #path: string;
+  readonly #options: PartWriterOptions;
+  readonly #batch: Buffer;
+  #used = 0;
+  #unsynced = 0;
+  #syncing: Promise<void> | undefined;
+  #syncError: unknown;
   written = 0;
 
-  constructor(handle: FileHandle, path: string, highWaterMark: number) {
-    super({ highWaterMark });
+  constructor(handle: FileHandle, path: string, options: PartWriterOptions) {
     this.#handle = handle;
     this.#path = path;
+    this.#options = options;
+    this.#batch = Buffer.allocUnsafeSlow(options.batchBytes);
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.#writeAll([chunk]).then(() => callback(), callback);
-  }
-
-  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
-    this.#writeAll(chunks.map((c) => c.chunk)).then(() => callback(), callback);
-  }
-
-  /** write(2) may accept fewer bytes than offered; loop until all are on disk. */
-  async #writeAll(buffers: Buffer[]): Promise<void> {
-    let pending = buffers;
-    try {
-      while (pending.length > 0) {
-        const { bytesWritten } = await this.#handle.writev(pending);
-        this.written += bytesWritten;
-        pending = dropBytes(pending, bytesWritten);
+  /** Takes a chunk; throws a `disk` DlrError if the OS refuses the bytes. */
+  write(chunk: Buffer): void {
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.#used === 0 && chunk.length - offset >= this.#batch.length) {
+        // A chunk as big as the batch goes out as it is.
+        this.#writeAll(chunk.subarray(offset));
+        return;
       }
+      const copied = chunk.copy(this.#batch, this.#used, offset);
+      this.#used += copied;
+      offset += copied;
+      if (this.#used === this.#batch.length) this.#flushBatch();
+    }
+  }
+
+  /**
+   * Writes out what is gathered and makes the part durable (fsync). Always
+   * waits for a background sync in flight, even when it throws, so the
+   * handle can be closed afterwards.
+   */
+  async finish(): Promise<void> {
+    try {
+      this.#flushBatch();
+    } finally {
+      await this.#syncing;
+    }
+    if (this.#syncError !== undefined) throw toDlrError(this.#syncError, { path: this.#path });
+    try {
+      await this.#handle.sync();
     } catch (error) {
       throw toDlrError(error, { path: this.#path });
     }
   }
 
-  override _final(callback: (error?: Error | null) => void): void {
-    this.#handle.sync().then(
-      () => callback(),
-      (error: unknown) => callback(toDlrError(error, { path: this.#path })),
-    );
+  #flushBatch(): void {
+    if (this.#used === 0) return;
+    const bytes = this.#used;
+    this.#used = 0;
+    this.#writeAll(this.#batch.subarray(0, bytes));
   }
-}
 
-function dropBytes(buffers: Buffer[], count: number): Buffer[] {
-  let left = count;
-  const rest: Buffer[] = [];
-  for (const buffer of buffers) {
-    if (left >= buffer.length) {
-      left -= buffer.length;
-    } else {
-      rest.push(left > 0 ? buffer.subarray(left) : buffer);
-      left = 0;
+  /** write(2) may accept fewer bytes than offered; loop until all are on disk. */
+  #writeAll(buffer: Buffer): void {
+    let offset = 0;
+    try {
+      while (offset < buffer.length) {
+        const accepted = writeSync(this.#handle.fd, buffer, offset, buffer.length - offset);
+        offset += accepted;
+        this.written += accepted;
+        this.#unsynced += accepted;
+      }
+    } catch (error) {
+      throw toDlrError(error, { path: this.#path });
     }
+    this.#maybeSyncInBackground();
   }
-  return rest;
+
+  #maybeSyncInBackground(): void {
+    const every = this.#options.syncEveryBytes;
+    if (every === 0 || this.#unsynced < every || this.#syncing !== undefined) return;
+    this.#unsynced = 0;
+    this.#syncing = new Promise<void>((resolve) => {
+      fdatasync(this.#handle.fd, (error) => {
+        if (error) this.#syncError ??= error;
+        this.#syncing = undefined;
+        resolve();
+      });
+    });
+  }
 }

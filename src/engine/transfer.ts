@@ -1,11 +1,11 @@
 import { finished as watchFinished, pipeline as streamPipeline, type Readable, type Transform } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { DlrError, toDlrError } from '../errors.js';
 import type { ResolvedPolicy } from '../options.js';
 import { formatBytes } from '../util/units.js';
 import { PartWriter } from './part-file.js';
 import { SpeedMonitor } from './speed-floor.js';
+import { collectYoungGarbage } from '../util/young-gc.js';
 import type { Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 
@@ -49,7 +49,10 @@ export async function transferBody(input: TransferInput): Promise<TransferOutput
     input.onSample(received, sample.bytesPerSec);
     if (sample.belowFloor) floor.abort();
   }, policy.sampleIntervalMs);
-  const writer = new PartWriter(input.handle, input.partPath, policy.writeBufferBytes);
+  const writer = new PartWriter(input.handle, input.partPath, {
+    batchBytes: policy.writeBufferBytes,
+    syncEveryBytes: policy.syncEveryBytes,
+  });
   const signal = AbortSignal.any([floor.signal, runaway.signal, ...(input.signal ? [input.signal] : [])]);
   const decoder = decoderFor(input.encoding);
   // The callback form returns the last stream and destroys it with the body's error.
@@ -57,8 +60,13 @@ export async function transferBody(input: TransferInput): Promise<TransferOutput
   let failure: unknown;
   try {
     const hash = input.hash;
+    let collectAt = policy.collectEveryBytes;
     await pump(source, writer, signal, (chunk) => {
       received += chunk.length;
+      if (collectAt > 0 && received >= collectAt) {
+        collectAt = received + policy.collectEveryBytes;
+        collectYoungGarbage();
+      }
       if (received > input.maxBytes) runaway.abort();
       monitor.add(chunk.length);
       hash?.update(chunk);
@@ -70,8 +78,7 @@ export async function transferBody(input: TransferInput): Promise<TransferOutput
   }
   try {
     // Whatever arrived is written out (and fsynced) even after a failure.
-    writer.end();
-    await finished(writer);
+    await writer.finish();
   } catch (error) {
     // A disk error explains more than the aborted read it caused.
     failure = error;
@@ -92,10 +99,11 @@ export async function transferBody(input: TransferInput): Promise<TransferOutput
 }
 
 /**
- * Moves chunks from `source` to `writer` with backpressure, like
- * `Readable.pipe`, but leaves the writer open on failure so the caller can
- * flush what arrived. Event-driven rather than `for await`: no promise per
- * chunk on the hot path.
+ * Moves chunks from `source` into `writer`. The writer writes synchronously,
+ * so a chunk is on its way to disk before the next is read: no buffering
+ * between the two and no backpressure to manage. Event-driven rather than
+ * `for await`: no promise per chunk on the hot path. Leaves the writer open
+ * on failure so the caller can flush what arrived.
  */
 function pump(source: Readable, writer: PartWriter, signal: AbortSignal, onChunk: (chunk: Buffer) => void): Promise<void> {
   return new Promise<void>((resolve, reject) => {
@@ -120,23 +128,22 @@ function pump(source: Readable, writer: PartWriter, signal: AbortSignal, onChunk
     const cleanup = () => {
       stopWatching();
       source.off('data', onData);
-      writer.off('drain', onDrain);
-      writer.off('error', fail);
       signal.removeEventListener('abort', onAbort);
     };
     const onData = (chunk: Buffer) => {
       onChunk(chunk);
-      if (!writer.write(chunk)) source.pause();
+      try {
+        writer.write(chunk);
+      } catch (error) {
+        fail(error);
+      }
     };
-    const onDrain = () => source.resume();
     const onAbort = () => fail(signal.reason);
     // Destroying the body after a failure makes undici emit a late abort
     // error; it has nothing left to tell us.
     source.on('error', () => undefined);
     if (signal.aborted) return onAbort();
     source.on('data', onData);
-    writer.on('drain', onDrain);
-    writer.once('error', fail);
     signal.addEventListener('abort', onAbort, { once: true });
   });
 }
