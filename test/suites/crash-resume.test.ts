@@ -16,7 +16,7 @@ import { mulberry32 } from '../helpers/random.js';
  */
 const SEED = Number(process.env.DLR_CRASH_SEED ?? 20261124);
 const KILLS = Number(process.env.DLR_CRASH_KILLS ?? 14);
-/** dlr's 256 KiB write batch plus what sits in socket buffers at a kill (with room to spare). */
+/** dlr's 64 KiB write batch plus what sits in socket buffers at a kill (with room to spare). */
 const LOSS_PER_KILL = (1 << 20) + (512 << 10);
 
 const files = [
