@@ -1,25 +1,14 @@
-import { basename } from 'node:path';
+// The `download` command's flags and help. What it does lives in download-run.ts,
+// loaded only when the command runs: starting one command does not load the
+// code and libraries of the others (start-up time counts in every run).
+
 import type { Command } from 'commander';
-import { download } from '../../engine/download.js';
-import type { Destination } from '../../engine/types.js';
-import { acquireRunLock, releaseOnExit, type RunLock } from '../../batch/run-lock.js';
-import { appendHistory } from '../../history/append-history.js';
-import { hashCachePathFor, updateHashCache } from '../../history/hash-cache.js';
-import { redactUrl } from '../../http/credentials.js';
-import { resolveSource } from '../../sources/resolve-source.js';
-import type { ResolvedFile } from '../../sources/types.js';
-import { normalizeModelType } from '../../history/model-type.js';
-import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, toDlrError, type ErrorCode } from '../../errors.js';
-import { createDispatcher } from '../../http/dispatcher.js';
-import { parseHttpUrl } from '../../http/parse-url.js';
-import { parseHeader } from '../parse-flags.js';
-import { loadRunContext, type ContextFlags } from '../run-context.js';
-import { chooseReporter } from '../reporter/choose.js';
 import type { CliIo } from '../io.js';
+import type { ContextFlags } from '../run-context.js';
 import { addHistoryOptions } from './history-options.js';
 import { addPolicyOptions } from './policy-options.js';
 
-interface DownloadFlags extends ContextFlags {
+export interface DownloadFlags extends ContextFlags {
   readonly type?: string;
   readonly filename?: string;
   readonly dir?: string;
@@ -44,84 +33,11 @@ export function registerDownload(program: Command, io: CliIo, setExit: (code: nu
   addHistoryOptions(cmd);
   addPolicyOptions(cmd);
   cmd.action(async (url: string, flags: DownloadFlags) => {
+    const { runDownload } = await import('./download-run.js');
     setExit(await runDownload(url, flags, io));
   });
 }
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
-}
-
-/**
- * Without --type this is a curl-like fetch into --dir (default: here) or -o.
- * With --type the file goes to that type's folder from the config and, once
- * complete, is appended to the history CSV, so `redownload all` keeps it.
- */
-async function runDownload(url: string, flags: DownloadFlags, io: CliIo): Promise<number> {
-  parseHttpUrl(url);
-  const ctx = await loadRunContext(flags, io);
-  if (flags.output !== undefined && (flags.dir !== undefined || flags.filename !== undefined)) {
-    throw new UsageError('use either --output, or --dir/--filename, not both');
-  }
-  const headers = Object.fromEntries((flags.header ?? []).map(parseHeader));
-  const reporter = await chooseReporter(io.stderr, io.env, flags.quiet ?? false);
-  const dispatcher = createDispatcher(ctx.policy);
-  let lock: RunLock | undefined;
-  try {
-    reporter.begin(url);
-    let resolved: ResolvedFile;
-    try {
-      resolved = await resolveSource(url, {
-        settings: ctx.sources,
-        policy: ctx.policy,
-        dispatcher,
-        signal: io.signal,
-        onRetry: (info) => reporter.event({ type: 'retry', ...info, code: info.code as ErrorCode }),
-      });
-    } catch (caught) {
-      const error = io.signal.aborted ? new DlrError('interrupted', 'interrupted') : toDlrError(caught);
-      if (error.code === 'usage') throw error;
-      reporter.error(`${redactUrl(url)} [${error.code}] ${error.message}`);
-      return error.code === 'interrupted' ? EXIT_INTERRUPTED : EXIT_FAILED;
-    }
-    // A model type (given, or known to the site) means a model: its folder, and the history.
-    const type = flags.type !== undefined ? normalizeModelType(flags.type) : resolved.type;
-    const name = flags.filename ?? resolved.filename;
-    const dest: Destination =
-      flags.output !== undefined
-        ? { file: flags.output }
-        : { dir: flags.dir ?? (type !== undefined ? ctx.dirFor(type) : '.'), ...(name ? { name } : {}) };
-    if (type !== undefined && flags.output === undefined && flags.dir === undefined) {
-      // The same folders a nightly redownload writes: take the same lock.
-      lock = await acquireRunLock(['dir' in dest ? dest.dir : '.']);
-      releaseOnExit(lock);
-    }
-    const result = await download(
-      {
-        url: resolved.url,
-        dest,
-        headers: { ...resolved.headers, ...headers },
-        overwrite: flags.force ?? false,
-        ...(resolved.expect ? { expect: resolved.expect } : {}),
-        ...(resolved.inspect ? { inspect: resolved.inspect } : {}),
-      },
-      { policy: ctx.policy, dispatcher, signal: io.signal, onEvent: (e) => reporter.event(e) },
-    );
-    reporter.end(result);
-    if (result.status === 'failed') {
-      if (result.error.code === 'usage') throw new UsageError(result.error.message);
-      return result.error.code === 'interrupted' ? EXIT_INTERRUPTED : EXIT_FAILED;
-    }
-    if (result.path !== undefined) io.stdout.write(`${result.path}\n`);
-    if (result.status === 'done' && type !== undefined && result.path !== undefined) {
-      await appendHistory(ctx.historyPath, { timestamp: new Date(), modelType: flags.type ?? type, url, filename: basename(result.path) });
-      await updateHashCache(hashCachePathFor(ctx.historyPath), [{ url, file: resolved, path: result.path }]);
-      reporter.info(`added to the history: ${ctx.historyPath}`);
-    }
-    return EXIT_OK;
-  } finally {
-    reporter.close();
-    await dispatcher.close().catch(() => undefined);
-    await lock?.release();
-  }
 }

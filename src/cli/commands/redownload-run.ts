@@ -1,0 +1,174 @@
+import { writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { freeSpaceWarning } from '../../batch/disk-space.js';
+import { writeFailuresCsv } from '../../batch/failures-csv.js';
+import { runBatch } from '../../batch/run-batch.js';
+import { acquireRunLock, isProcessAlive, releaseOnExit } from '../../batch/run-lock.js';
+import { summarize } from '../../batch/summary.js';
+import type { BatchEvent } from '../../batch/types.js';
+import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, toDlrError } from '../../errors.js';
+import { redactUrl } from '../../http/credentials.js';
+import { createDispatcher } from '../../http/dispatcher.js';
+import { hashCachePathFor, updateHashCache } from '../../history/hash-cache.js';
+import { planDownloads, urlKey, type PlanEntry } from '../../history/plan.js';
+import { readHistory, type InvalidRow } from '../../history/read-history.js';
+import { resolveSource } from '../../sources/resolve-source.js';
+import { pathExists, removeOrphans } from '../../util/fs.js';
+import type { CliIo } from '../io.js';
+import { chooseReporter } from '../reporter/choose.js';
+import type { Reporter } from '../reporter/reporter.js';
+import { summaryLines } from '../reporter/summary-lines.js';
+import { loadRunContext } from '../run-context.js';
+import type { RedownloadFlags } from './redownload.js';
+
+export async function runRedownload(target: string, flags: RedownloadFlags, io: CliIo): Promise<number> {
+  const ctx = await loadRunContext(flags, io);
+  const history = await readHistory(ctx.historyPath);
+  let entries = planDownloads(history.rows, ctx.dirFor);
+  let invalid: readonly InvalidRow[] = history.invalid;
+  if (target !== 'all') {
+    const wanted = urlKey(target);
+    entries = entries.filter((e) => urlKey(e.url) === wanted);
+    invalid = [];
+    if (entries.length === 0) throw new UsageError(`${redactUrl(target)} is not in the history file ${ctx.historyPath} (use 'dlr download' for a new URL)`);
+  }
+  const failuresPath = failuresPathFor(ctx.historyPath, flags.failures, target === 'all');
+  const summaryPath = flags.summaryJson === undefined ? undefined : resolve(flags.summaryJson);
+  for (const [flag, path] of [['--failures', failuresPath], ['--summary-json', summaryPath]] as const) {
+    if (path === ctx.historyPath) throw new UsageError(`${flag} must not be the history file ${ctx.historyPath}`);
+  }
+  const reporter = await chooseReporter(io.stderr, io.env, flags.quiet ?? false);
+  for (const row of invalid) reporter.warn(`history ${ctx.historyPath} ${row.error.message}; it will be listed as failed (invalid-row)`);
+  const force = flags.force ?? false;
+
+  if (flags.dryRun) {
+    for (const line of await planLines(entries, force)) io.stdout.write(`${line}\n`);
+    return EXIT_OK;
+  }
+  if (entries.length === 0 && invalid.length === 0) {
+    reporter.info(`nothing to do: ${ctx.historyPath} lists no downloads`);
+    return EXIT_OK;
+  }
+  if (!(await confirm(entries.length, force, flags.yes ?? false, io.signal))) {
+    reporter.info('cancelled');
+    return EXIT_OK;
+  }
+
+  const lock = await acquireRunLock([...new Set(entries.map((e) => e.dir))]);
+  releaseOnExit(lock);
+  for (const { reason } of lock.unlockable) reporter.warn(`${reason}; files bound there will fail`);
+  await removeOrphans(dirname(ctx.historyPath), isProcessAlive);
+  const dispatcher = createDispatcher(ctx.policy);
+  try {
+    const space = await freeSpaceWarning(entries, force);
+    if (space) reporter.warn(space);
+    reporter.info(`${entries.length} file${entries.length === 1 ? '' : 's'} to check, checkpoints first; history ${ctx.historyPath}`);
+    const outcome = await runBatch({
+      entries,
+      invalid,
+      policy: ctx.policy,
+      dispatcher,
+      pauseBetweenMs: ctx.pauseBetweenMs,
+      force,
+      signal: io.signal,
+      resolve: (url, onRetry) => resolveSource(url, { settings: ctx.sources, policy: ctx.policy, dispatcher, signal: io.signal, onRetry }),
+      onEvent: (event) => render(reporter, event),
+    });
+    const summary = summarize(outcome);
+    for (const line of summaryLines(summary)) reporter.notice(line);
+    // Hours of work are summarized before anything else can fail; a write error is a warning, not a lost run.
+    let failuresCsv: string | null = null;
+    if (failuresPath !== undefined) {
+      try {
+        if ((await writeFailuresCsv(failuresPath, outcome.items)) > 0) failuresCsv = failuresPath;
+      } catch (error) {
+        reporter.warn(toDlrError(error).message);
+      }
+    }
+    if (failuresCsv) reporter.notice(`failures: ${failuresCsv} (retry them with: dlr redownload all --history ${failuresCsv})`);
+    if (summaryPath !== undefined) {
+      try {
+        await writeSummaryJson(summaryPath, { ...summary, failuresCsv });
+      } catch (error) {
+        reporter.warn(toDlrError(error).message);
+      }
+    }
+    try {
+      await updateHashCache(hashCachePathFor(ctx.historyPath), outcome.resolved ?? []);
+    } catch (error) {
+      reporter.warn(toDlrError(error).message);
+    }
+    if (outcome.interrupted) return EXIT_INTERRUPTED;
+    return summary.failed > 0 ? EXIT_FAILED : EXIT_OK;
+  } finally {
+    reporter.close();
+    await dispatcher.close().catch(() => undefined);
+    await lock.release();
+  }
+}
+
+function render(reporter: Reporter, event: BatchEvent): void {
+  switch (event.type) {
+    case 'item-start':
+      reporter.setItem(event.index, event.total);
+      reporter.begin(`${event.entry.type} ${event.entry.path ?? event.entry.dir} ${redactUrl(event.entry.url)}`);
+      break;
+    case 'item-progress':
+      reporter.event(event.event);
+      break;
+    case 'item-end':
+      reporter.end(event.item.result);
+      break;
+    case 'pause':
+      reporter.pause(event.ms);
+      break;
+  }
+}
+
+/**
+ * The failures CSV goes beside the history as `failures.csv`; when the
+ * history *is* that file (a retry run), `failures.retry.csv`, so a run never
+ * rewrites its own input. A single-URL run leaves the nightly list alone
+ * unless --failures asks for one.
+ */
+function failuresPathFor(historyPath: string, flag: string | undefined, wholeHistory: boolean): string | undefined {
+  if (flag !== undefined) return resolve(flag);
+  if (!wholeHistory) return undefined;
+  const beside = join(dirname(historyPath), 'failures.csv');
+  return beside === historyPath ? join(dirname(historyPath), 'failures.retry.csv') : beside;
+}
+
+/** The seed's confirmation, only for a person at a terminal; cron (no TTY) never blocks on it. */
+async function confirm(count: number, force: boolean, yes: boolean, signal: AbortSignal): Promise<boolean> {
+  if (yes || force || !process.stdin.isTTY) return true;
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`Download ${count} file${count === 1 ? '' : 's'} from the history? (y/N) `, { signal });
+    return /^y(es)?$/i.test(answer.trim());
+  } catch (error) {
+    // Ctrl-C at the prompt (readline's own, or our signal handler) is an interruption, not a crash.
+    if ((error as { code?: string }).code === 'ABORT_ERR' || signal.aborted) throw new DlrError('interrupted', 'interrupted at the prompt');
+    throw error;
+  } finally {
+    rl.close();
+  }
+}
+
+export async function planLines(entries: readonly PlanEntry[], force: boolean): Promise<string[]> {
+  const lines: string[] = [];
+  for (const [i, e] of entries.entries()) {
+    const present = e.path !== undefined && (await pathExists(e.path));
+    const state = present ? (force ? 'replace' : 'present') : 'fetch';
+    lines.push(`${i + 1}\t${e.type}\t${state}\t${e.path ?? `${e.dir}/(name from server)`}\t${redactUrl(e.url)}`);
+  }
+  return lines;
+}
+
+async function writeSummaryJson(path: string, data: object): Promise<void> {
+  try {
+    await writeFile(path, `${JSON.stringify(data, null, 2)}\n`);
+  } catch (error) {
+    throw toDlrError(error, { path });
+  }
+}
