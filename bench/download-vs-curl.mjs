@@ -4,7 +4,12 @@
 // Environment:
 //   BENCH_SIZE_MIB   size of the test file in MiB (default 1024)
 //   BENCH_ROUNDS     rounds of "dlr then curl" (default 3)
+//   BENCH_WARMUP     unmeasured rounds first (default 1): the server's JIT and
+//                    the page cache settle before anything is timed
 //   BENCH_DLR_ARGS   extra arguments for dlr, split on whitespace (no quoting)
+//   BENCH_FLOOR=1    also time two floors each round: undici alone receiving
+//                    the body and dropping it (bench/undici-floor.mjs), and
+//                    curl writing to /dev/null (the network part of curl's run)
 //
 // How each run is measured (Linux only):
 //   - Wall time: our own clock from spawn to exit, the same in both modes.
@@ -89,6 +94,11 @@ function positiveIntEnv(name, fallback) {
   return value;
 }
 
+function nonNegativeIntEnv(name, fallback) {
+  const raw = process.env[name];
+  return raw === '0' ? 0 : positiveIntEnv(name, fallback);
+}
+
 /** Synchronous so it also works from a signal handler right before exit. */
 function cleanup() {
   for (const child of running) {
@@ -114,6 +124,9 @@ async function generateFile(path, bytes) {
       hash.update(chunk);
       await handle.write(chunk);
     }
+    // Written back now, so the kernel's writeback of the source does not
+    // compete with whichever tool happens to run first.
+    await handle.sync();
   } finally {
     await handle.close();
   }
@@ -244,6 +257,7 @@ function printTable(header, rows) {
 async function main() {
   const sizeMiB = positiveIntEnv('BENCH_SIZE_MIB', 1024);
   const rounds = positiveIntEnv('BENCH_ROUNDS', 3);
+  const warmup = nonNegativeIntEnv('BENCH_WARMUP', 1);
   const dlrExtraArgs = (process.env.BENCH_DLR_ARGS ?? '').split(/\s+/).filter(Boolean);
   await access(join(REPO_ROOT, 'dist', 'cli', 'main.js')).catch(() => {
     throw new Error('dist/ is missing: run `npm run build` first (or use `npm run bench`)');
@@ -267,15 +281,23 @@ async function main() {
     dlr: [process.execPath, ['bin/dlr.js', 'download', url, '-o', outputs.dlr, '--force', '--quiet', ...dlrExtraArgs]],
     curl: ['curl', ['-sS', '-o', outputs.curl, url]],
   };
+  const floors = process.env.BENCH_FLOOR === '1';
+  if (floors) {
+    commands['undici-floor'] = [process.execPath, ['bench/undici-floor.mjs', url]];
+    commands['curl-null'] = ['curl', ['-sS', '-o', '/dev/null', url]];
+  }
+  const tools = Object.keys(commands);
   console.log(`serving ${url}; measuring with ${useGnuTime ? GNU_TIME : '/proc polling'}`);
   console.log(`dlr: node ${commands.dlr[1].join(' ')}`);
   console.log(`curl: curl ${commands.curl[1].join(' ')}\n`);
 
-  const results = { dlr: [], curl: [] };
-  for (let round = 1; round <= rounds; round++) {
-    for (const tool of ['dlr', 'curl']) {
+  const results = Object.fromEntries(tools.map((tool) => [tool, []]));
+  for (let round = 1 - warmup; round <= rounds; round++) {
+    for (const tool of tools) {
       const [command, args] = commands[tool];
-      results[tool].push(await measure(tool, command, args));
+      const measured = await measure(tool, command, args);
+      if (round >= 1) results[tool].push(measured);
+      if (outputs[tool] === undefined) continue;
       await verifyOutput(tool, outputs[tool], sizeBytes, tool === 'dlr' && round === 1 ? sourceSha256 : undefined);
       await rm(outputs[tool], { force: true });
     }
@@ -284,13 +306,13 @@ async function main() {
   const fmt = (n) => n.toFixed(2);
   const rows = [];
   for (let round = 0; round < rounds; round++) {
-    for (const tool of ['dlr', 'curl']) {
+    for (const tool of tools) {
       const { wall, cpu, rssMiB } = results[tool][round];
       rows.push([String(round + 1), tool, fmt(wall), fmt(cpu), fmt(rssMiB)]);
     }
   }
   const medians = {};
-  for (const tool of ['dlr', 'curl']) {
+  for (const tool of tools) {
     medians[tool] = Object.fromEntries(['wall', 'cpu', 'rssMiB'].map((key) => [key, median(results[tool].map((r) => r[key]))]));
     rows.push(['median', tool, fmt(medians[tool].wall), fmt(medians[tool].cpu), fmt(medians[tool].rssMiB)]);
   }
@@ -302,6 +324,10 @@ async function main() {
   const throughput = (tool) => (sizeMiB / medians[tool].wall).toFixed(0);
   console.log(`\nthroughput (median): dlr ${throughput('dlr')} MiB/s, curl ${throughput('curl')} MiB/s`);
   console.log(`ratio dlr/curl (medians): wall ${wallRatio.toFixed(2)}, CPU ${cpuRatio.toFixed(2)}`);
+  if (floors) {
+    const floorRatio = medians['undici-floor'].wall / medians.curl.wall;
+    console.log(`ratio undici-floor/curl (medians): wall ${floorRatio.toFixed(2)} (undici receiving and dropping the body, no disk)`);
+  }
   console.log(`wall ratio <= 1.10: ${wallRatio <= 1.1 ? 'PASS' : 'FAIL'} (${wallRatio.toFixed(2)})`);
   console.log(`dlr peak RSS < 100 MiB: ${dlrPeakMiB < 100 ? 'PASS' : 'FAIL'} (max over rounds ${dlrPeakMiB.toFixed(1)} MiB)`);
 }
