@@ -33,8 +33,9 @@ export interface TransferOutput {
 }
 
 /**
- * Streams one response body into the part file with backpressure, watching
- * the speed floor on a timer (never per chunk). On any failure, whatever
+ * Streams one response body into the part file, watching the speed floor on
+ * a timer (never per chunk). Each chunk is written as it arrives, so the
+ * socket is read no faster than the disk takes the bytes. On any failure, whatever
  * already arrived is still flushed to the part before the error goes up, so
  * the next attempt resumes exactly where the network stopped.
  */
