@@ -115,3 +115,26 @@ describe('a plain download', () => {
     expect(t.server.connections()).toBe(1);
   });
 });
+
+describe('the part writer under a download', () => {
+  // Tiny batches, a background flush every few KiB and a collection every
+  // few chunks: every path of the writer runs many times in one body.
+  const busyWriter = { writeBufferBytes: 1024, syncEveryBytes: 8192, collectEveryBytes: 16_384 };
+
+  it('lands byte-exact with tiny batches, frequent background flushes and collections', async () => {
+    const { result } = await runDownload({ url: t.server.url('/models/a.safetensors'), dest: { dir: t.dir } }, { policy: busyWriter });
+    expect(result).toMatchObject({ status: 'done', size: body.length });
+    expect(await fileSha(join(t.dir, 'a.safetensors'))).toBe(sha256(body));
+  });
+
+  it('resumes a body reset mid-way from what reached the part', async () => {
+    t.server.script('/models/a.safetensors', { kind: 'reset-after', bytes: 123_457 });
+    const { result } = await runDownload({ url: t.server.url('/models/a.safetensors'), dest: { dir: t.dir } }, { policy: busyWriter });
+    expect(result).toMatchObject({ status: 'done', size: body.length, attempts: 2 });
+    const resumedAt = Number(/^bytes=(\d+)-$/.exec(String(t.server.requests[1]?.headers.range))?.[1]);
+    // The part held bytes from the first attempt, and never more than the server sent.
+    expect(resumedAt).toBeGreaterThan(0);
+    expect(resumedAt).toBeLessThanOrEqual(123_457);
+    expect(await fileSha(join(t.dir, 'a.safetensors'))).toBe(sha256(body));
+  });
+});

@@ -19,6 +19,15 @@ describe('resolvePolicy', () => {
     expect(() => resolvePolicy({ idleTimeoutMs: 0 })).toThrow(/idleTimeoutMs/);
     expect(() => resolvePolicy({ maxRedirects: 1.5 })).toThrow(/maxRedirects/);
     expect(() => resolvePolicy({ retryDelaysMs: [2 ** 40] })).toThrow(/at most/);
+    expect(() => resolvePolicy({ writeBufferBytes: 100 })).toThrow(/writeBufferBytes/);
+    expect(() => resolvePolicy({ syncEveryBytes: -1 })).toThrow(/syncEveryBytes/);
+    expect(() => resolvePolicy({ collectEveryBytes: 0.5 })).toThrow(/collectEveryBytes/);
+  });
+
+  it('lets the disk-flush and collection intervals be turned off with 0', () => {
+    const p = resolvePolicy({ syncEveryBytes: 0, collectEveryBytes: 0 });
+    expect(p.syncEveryBytes).toBe(0);
+    expect(p.collectEveryBytes).toBe(0);
   });
 
   it('keeps sampling at least four times per speed window', () => {
