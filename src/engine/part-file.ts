@@ -202,9 +202,10 @@ export class PartWriter {
     let offset = 0;
     while (offset < chunk.length) {
       if (this.#used === 0 && chunk.length - offset >= this.#batch.length) {
-        // A chunk as big as the batch goes out as it is.
-        this.#writeAll(chunk.subarray(offset));
-        return;
+        // A whole batch's worth goes out without the copy, still one batch per write(2).
+        this.#writeAll(chunk.subarray(offset, offset + this.#batch.length));
+        offset += this.#batch.length;
+        continue;
       }
       const copied = chunk.copy(this.#batch, this.#used, offset);
       this.#used += copied;
