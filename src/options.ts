@@ -103,6 +103,9 @@ export const DEFAULT_POLICY: ResolvedPolicy = Object.freeze({
 /** The seed's sleep_between_downloads: pause after each successful download in a batch. */
 export const DEFAULT_PAUSE_BETWEEN_MS = 5_000;
 
+/** The write batch is one buffer per transfer; past this it is memory, not speed. */
+const MAX_WRITE_BUFFER_BYTES = 64 * 1024 * 1024;
+
 /** setTimeout's ceiling: a longer delay would fire at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -116,9 +119,9 @@ function checkDuration(key: string, value: number, { min = 0 } = {}): number {
   return value;
 }
 
-function checkCount(key: string, value: number, min: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new ConfigError(`${key} must be a whole number >= ${min}, got ${JSON.stringify(value)}`);
+function checkCount(key: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${key} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
   }
   return value;
 }
@@ -148,7 +151,7 @@ export function resolvePolicy(partial: DownloadPolicy = {}): ResolvedPolicy {
     connectTimeoutMs: checkDuration('connectTimeoutMs', merged.connectTimeoutMs, { min: 1 }),
     idleTimeoutMs: checkDuration('idleTimeoutMs', merged.idleTimeoutMs, { min: 1 }),
     maxRedirects: checkCount('maxRedirects', merged.maxRedirects, 0),
-    writeBufferBytes: checkCount('writeBufferBytes', merged.writeBufferBytes, 1024),
+    writeBufferBytes: checkCount('writeBufferBytes', merged.writeBufferBytes, 1024, MAX_WRITE_BUFFER_BYTES),
     syncEveryBytes: checkCount('syncEveryBytes', merged.syncEveryBytes, 0),
     collectEveryBytes: checkCount('collectEveryBytes', merged.collectEveryBytes, 0),
     maxFileBytes: checkCount('maxFileBytes', merged.maxFileBytes, 0),

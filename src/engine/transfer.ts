@@ -5,7 +5,7 @@ import type { ResolvedPolicy } from '../options.js';
 import { formatBytes } from '../util/units.js';
 import { PartWriter } from './part-file.js';
 import { SpeedMonitor } from './speed-floor.js';
-import { collectYoungGarbage } from '../util/young-gc.js';
+import { collectEvery } from '../util/young-gc.js';
 import type { Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 
@@ -45,11 +45,6 @@ export async function transferBody(input: TransferInput): Promise<TransferOutput
   const floor = new AbortController();
   const runaway = new AbortController();
   let received = 0;
-  const timer = setInterval(() => {
-    const sample = monitor.sample();
-    input.onSample(received, sample.bytesPerSec);
-    if (sample.belowFloor) floor.abort();
-  }, policy.sampleIntervalMs);
   const writer = new PartWriter(input.handle, input.partPath, {
     batchBytes: policy.writeBufferBytes,
     syncEveryBytes: policy.syncEveryBytes,
@@ -58,16 +53,19 @@ export async function transferBody(input: TransferInput): Promise<TransferOutput
   const decoder = decoderFor(input.encoding);
   // The callback form returns the last stream and destroys it with the body's error.
   const source = decoder ? streamPipeline(input.body, decoder, () => undefined) : input.body;
+  // Started only once nothing above can throw: a timer left running keeps the process alive.
+  const timer = setInterval(() => {
+    const sample = monitor.sample();
+    input.onSample(received, sample.bytesPerSec);
+    if (sample.belowFloor) floor.abort();
+  }, policy.sampleIntervalMs);
   let failure: unknown;
   try {
     const hash = input.hash;
-    let collectAt = policy.collectEveryBytes;
+    const countForCollection = collectEvery(policy.collectEveryBytes);
     await pump(source, writer, signal, (chunk) => {
       received += chunk.length;
-      if (collectAt > 0 && received >= collectAt) {
-        collectAt = received + policy.collectEveryBytes;
-        collectYoungGarbage();
-      }
+      countForCollection(chunk.length);
       if (received > input.maxBytes) runaway.abort();
       monitor.add(chunk.length);
       hash?.update(chunk);

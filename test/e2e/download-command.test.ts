@@ -36,6 +36,14 @@ describe('dlr download', () => {
     expect(await fileSha(out)).toBe(sha256(body));
   });
 
+  it('fails a body in an unsupported content coding as invalid-response, and exits', async () => {
+    t.server.setFile('/zstd.bin', { body, headers: { 'content-encoding': 'zstd' } });
+    const run = await runCli(['download', t.server.url('/zstd.bin'), '--dir', t.dir, ...FAST], { timeoutMs: 8_000 });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/\[invalid-response\] unsupported Content-Encoding: zstd/);
+    expect(await readdir(t.dir)).toEqual([]);
+  });
+
   it('retries after 429 and succeeds (seed case 2)', async () => {
     t.server.script(path, { kind: 'status', status: 429 });
     const run = await runCli(['download', t.server.url(path), '--dir', t.dir, ...FAST]);

@@ -20,6 +20,7 @@ describe('resolvePolicy', () => {
     expect(() => resolvePolicy({ maxRedirects: 1.5 })).toThrow(/maxRedirects/);
     expect(() => resolvePolicy({ retryDelaysMs: [2 ** 40] })).toThrow(/at most/);
     expect(() => resolvePolicy({ writeBufferBytes: 100 })).toThrow(/writeBufferBytes/);
+    expect(() => resolvePolicy({ writeBufferBytes: 2 ** 32 })).toThrow(/writeBufferBytes must be a whole number from 1024 to/);
     expect(() => resolvePolicy({ syncEveryBytes: -1 })).toThrow(/syncEveryBytes/);
     expect(() => resolvePolicy({ collectEveryBytes: 0.5 })).toThrow(/collectEveryBytes/);
   });

@@ -5,7 +5,7 @@ import { readHistory } from '../../history/read-history.js';
 import { pathExists } from '../../util/fs.js';
 import type { CliIo } from '../io.js';
 import { loadRunContext } from '../run-context.js';
-import { planLines } from './redownload-run.js';
+import { planLines } from '../plan-lines.js';
 import type { HistoryFlags } from './history.js';
 
 export async function runHistory(flags: HistoryFlags, io: CliIo): Promise<number> {

@@ -11,11 +11,12 @@ import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, toDlrErro
 import { redactUrl } from '../../http/credentials.js';
 import { createDispatcher } from '../../http/dispatcher.js';
 import { hashCachePathFor, updateHashCache } from '../../history/hash-cache.js';
-import { planDownloads, urlKey, type PlanEntry } from '../../history/plan.js';
+import { planDownloads, urlKey } from '../../history/plan.js';
 import { readHistory, type InvalidRow } from '../../history/read-history.js';
 import { resolveSource } from '../../sources/resolve-source.js';
-import { pathExists, removeOrphans } from '../../util/fs.js';
+import { removeOrphans } from '../../util/fs.js';
 import type { CliIo } from '../io.js';
+import { planLines } from '../plan-lines.js';
 import { chooseReporter } from '../reporter/choose.js';
 import type { Reporter } from '../reporter/reporter.js';
 import { summaryLines } from '../reporter/summary-lines.js';
@@ -153,16 +154,6 @@ async function confirm(count: number, force: boolean, yes: boolean, signal: Abor
   } finally {
     rl.close();
   }
-}
-
-export async function planLines(entries: readonly PlanEntry[], force: boolean): Promise<string[]> {
-  const lines: string[] = [];
-  for (const [i, e] of entries.entries()) {
-    const present = e.path !== undefined && (await pathExists(e.path));
-    const state = present ? (force ? 'replace' : 'present') : 'fetch';
-    lines.push(`${i + 1}\t${e.type}\t${state}\t${e.path ?? `${e.dir}/(name from server)`}\t${redactUrl(e.url)}`);
-  }
-  return lines;
 }
 
 async function writeSummaryJson(path: string, data: object): Promise<void> {
