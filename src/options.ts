@@ -81,6 +81,14 @@ export interface DownloadPolicy {
    * @default 0
    */
   readonly maxFileBytes?: number;
+  /**
+   * How much of a response body may arrive before dlr reads it (while the
+   * part file is being prepared) before the request is dropped and retried.
+   * dlr never pauses undici's parser (see src/http/response-body.ts), so this
+   * is what bounds memory instead.
+   * @default 33554432
+   */
+  readonly responseBufferBytes?: number;
 }
 
 export type ResolvedPolicy = Readonly<Required<DownloadPolicy>>;
@@ -98,6 +106,7 @@ export const DEFAULT_POLICY: ResolvedPolicy = Object.freeze({
   syncEveryBytes: 64 * 1024 * 1024,
   collectEveryBytes: 8 * 1024 * 1024,
   maxFileBytes: 0,
+  responseBufferBytes: 32 * 1024 * 1024,
 });
 
 /** The seed's sleep_between_downloads: pause after each successful download in a batch. */
@@ -154,6 +163,7 @@ export function resolvePolicy(partial: DownloadPolicy = {}): ResolvedPolicy {
     writeBufferBytes: checkCount('writeBufferBytes', merged.writeBufferBytes, 1024, MAX_WRITE_BUFFER_BYTES),
     syncEveryBytes: checkCount('syncEveryBytes', merged.syncEveryBytes, 0),
     collectEveryBytes: checkCount('collectEveryBytes', merged.collectEveryBytes, 0),
+    responseBufferBytes: checkCount('responseBufferBytes', merged.responseBufferBytes, 1024),
     maxFileBytes: checkCount('maxFileBytes', merged.maxFileBytes, 0),
   });
 }

@@ -1,5 +1,5 @@
 import { pathExists } from '../util/fs.js';
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { DlrError } from '../errors.js';
@@ -63,13 +63,21 @@ export async function runAttempt(file: FileState, ctx: AttemptContext): Promise<
     const validator = state.sidecar ? ifRangeValue(state.sidecar) : undefined;
     if (validator !== undefined) headers['if-range'] = validator;
   }
+  // Hashed before asking, not after: once the answer is in, its body must be
+  // read at once (see ResponseBody), and hashing a large part takes seconds.
+  const prefixHash = part && state.offset > 0 && file.expect?.sha256 !== undefined ? await hashPrefix(part.partPath, state.offset) : undefined;
   ctx.emit({ type: 'request', attempt: ctx.attempt, url: file.url.href, offset: state.offset });
   const res = await sendRequest(
     { url: file.url, headers, signal: ctx.signal },
-    { dispatcher: ctx.dispatcher, maxRedirects: ctx.policy.maxRedirects, idleTimeoutMs: ctx.policy.idleTimeoutMs },
+    {
+      dispatcher: ctx.dispatcher,
+      maxRedirects: ctx.policy.maxRedirects,
+      idleTimeoutMs: ctx.policy.idleTimeoutMs,
+      responseBufferBytes: ctx.policy.responseBufferBytes,
+    },
   );
   try {
-    return await handleResponse(res, part, state, file, ctx);
+    return await handleResponse(res, part, { ...state, prefixHash }, file, ctx);
   } finally {
     // An answer we did not stream (skip, refetch, 416, error) is drained a
     // little so the keep-alive connection survives, then dropped.
@@ -80,7 +88,7 @@ export async function runAttempt(file: FileState, ctx: AttemptContext): Promise<
 async function handleResponse(
   res: HttpResponse,
   knownPart: PartFile | undefined,
-  state: PartState,
+  state: PartState & { readonly prefixHash: Hash | undefined },
   file: FileState,
   ctx: AttemptContext,
 ): Promise<AttemptOutcome> {
@@ -140,7 +148,7 @@ async function handleResponse(
   const total = decision.total;
   ctx.emit({ type: 'transfer', path: finalPath, offset: append ? state.offset : 0, total });
   const startOffset = append ? state.offset : 0;
-  const hash = sha256 === undefined ? undefined : append ? await hashPrefix(part.partPath, state.offset) : createHash('sha256');
+  const hash = sha256 === undefined ? undefined : append && state.prefixHash ? state.prefixHash : createHash('sha256');
   const handle = await part.open(append ? 'append' : 'create');
   let received = 0;
   let written: number;

@@ -1,6 +1,8 @@
 import type { Dispatcher } from './undici.js';
-import type { Readable } from 'node:stream';
 import { DlrError, toDlrError } from '../errors.js';
+import { DEFAULT_POLICY } from '../options.js';
+import { exchange } from './exchange.js';
+import type { ResponseBody } from './response-body.js';
 import { withoutCredentials, redactUrl } from './credentials.js';
 import { header, type HeaderMap } from './status-error.js';
 
@@ -15,7 +17,7 @@ export interface HttpRequest {
 export interface HttpResponse {
   readonly status: number;
   readonly headers: HeaderMap;
-  readonly body: Readable & { dump(opts?: { limit?: number }): Promise<void>; text(): Promise<string> };
+  readonly body: ResponseBody;
   /** The URL that answered, after redirects. */
   readonly url: URL;
   readonly redirects: number;
@@ -25,6 +27,8 @@ export interface RequestOptions {
   readonly dispatcher: Dispatcher;
   readonly maxRedirects: number;
   readonly idleTimeoutMs: number;
+  /** How much of a body may wait unread before its request is dropped; default: the policy default. */
+  readonly responseBufferBytes?: number;
   /**
    * Return a redirect that leaves the origin instead of following it: a
    * metadata probe wants the hub's own answer (its headers describe the file),
@@ -52,23 +56,22 @@ export async function sendRequest(req: HttpRequest, opts: RequestOptions): Promi
   const credentialOrigin = url.origin;
   const seen = new Set<string>([url.href]);
   for (let redirects = 0; ; redirects++) {
-    let res: Dispatcher.ResponseData;
+    let res;
     try {
-      res = await opts.dispatcher.request({
-        origin: url.origin,
-        path: `${url.pathname}${url.search}`,
+      res = await exchange(opts.dispatcher, {
+        url,
         method: req.method ?? 'GET',
         headers,
         signal: req.signal,
-        headersTimeout: opts.idleTimeoutMs,
-        bodyTimeout: opts.idleTimeoutMs,
+        idleTimeoutMs: opts.idleTimeoutMs,
+        maxBufferedBytes: opts.responseBufferBytes ?? DEFAULT_POLICY.responseBufferBytes,
       });
     } catch (error) {
       throw toDlrError(error);
     }
     const location = header(res.headers, 'location');
-    if (!REDIRECT_STATUSES.has(res.statusCode) || location === undefined) {
-      return { status: res.statusCode, headers: res.headers, body: res.body, url, redirects };
+    if (!REDIRECT_STATUSES.has(res.status) || location === undefined) {
+      return { ...res, url, redirects };
     }
     let next: URL;
     try {
@@ -78,7 +81,7 @@ export async function sendRequest(req: HttpRequest, opts: RequestOptions): Promi
       throw new DlrError('redirect', `redirect to an invalid URL from ${redactUrl(url)}`);
     }
     if (opts.stopAtOtherOrigin && next.origin !== credentialOrigin) {
-      return { status: res.statusCode, headers: res.headers, body: res.body, url, redirects };
+      return { ...res, url, redirects };
     }
     // The redirect's own body is never wanted; drain a little so the
     // connection can be reused, then let it go.
