@@ -26,6 +26,8 @@ export interface FileState {
   /** Known up front (given by the caller) or learned from the first response. */
   finalPath: string | undefined;
   bytesFetched: number;
+  /** The most bytes the part has held: answers that never raise it are not progress. */
+  partHighWater: number;
   readonly expect: ExpectedFile | undefined;
   readonly inspect: DownloadRequest['inspect'];
 }
@@ -178,9 +180,15 @@ async function handleResponse(
   }
 
   const size = startOffset + written;
+  file.partHighWater = Math.max(file.partHighWater, size);
   if (decision.action === 'append' && total !== undefined && size === decision.end && size < total) {
     // Some servers cap the length of a range; this answer was whole, so ask for the rest at once.
     return { kind: 'again', reason: `the server sent bytes up to ${size} of ${total}` };
+  }
+  if (decision.action === 'append' && total === undefined && size === decision.end) {
+    // `bytes a-b/*` and no total known from before: the file may go on past b.
+    // Asking from b+1 tells: more bytes, or a 416 that says the part is whole.
+    return { kind: 'again', reason: `the server sent bytes up to ${size} of a file of unknown size` };
   }
   if (total !== undefined && size < total) {
     throw new DlrError('network', `connection closed early: got ${size} of ${total} bytes`);

@@ -47,7 +47,7 @@ export async function download(request: DownloadRequest, context: DownloadContex
       return result({ status: 'skipped', reason: 'exists' } as const);
     }
     let repeats = 0;
-    let fetchedBefore = 0;
+    let highWaterBefore = 0;
     let hashRetried = false;
     for (;;) {
       attempts++;
@@ -61,8 +61,11 @@ export async function download(request: DownloadRequest, context: DownloadContex
         });
         if (outcome.kind === 'done') return result({ status: 'done', size: outcome.size, verified: outcome.verified } as const);
         if (outcome.kind === 'skipped') return result({ status: 'skipped', reason: 'exists' } as const);
-        repeats = file.bytesFetched > fetchedBefore ? 0 : repeats + 1;
-        fetchedBefore = file.bytesFetched;
+        // Progress is the part growing past where it ever was, not bytes
+        // received: a server that sends the same start again and again
+        // (then refuses the rest) receives bytes but gets nowhere.
+        repeats = file.partHighWater > highWaterBefore ? 0 : repeats + 1;
+        highWaterBefore = file.partHighWater;
         if (repeats > MAX_IMMEDIATE_REPEATS) {
           throw new DlrError('invalid-response', `the server keeps sending unusable answers: ${outcome.reason}`);
         }
@@ -83,7 +86,7 @@ export async function download(request: DownloadRequest, context: DownloadContex
         retries++;
         emit({ type: 'retry', retry: retries, delayMs: decision.delayMs, code: error.code, message: error.message });
         await sleep(decision.delayMs, context.signal);
-        fetchedBefore = file.bytesFetched;
+        highWaterBefore = file.partHighWater;
         repeats = 0;
       }
     }
@@ -111,6 +114,7 @@ function prepare(request: DownloadRequest): FileState {
     headers,
     overwrite: request.overwrite ?? false,
     bytesFetched: 0,
+    partHighWater: 0,
     expect: request.expect,
     inspect: request.inspect,
   };

@@ -35,18 +35,37 @@ export type ResumeAction =
   | { readonly action: 'complete'; readonly total: number }
   | { readonly action: 'refetch'; readonly reason: string };
 
-/** The validator we may send in If-Range: a strong ETag, else Last-Modified. Weak ETags cannot be used for ranges. */
+/**
+ * The validators of an answer, as sent. A weak ETag is kept too: it cannot
+ * go in If-Range, but a different one still proves the file changed.
+ */
 export function validatorFrom(headers: HeaderMap): Validator {
   const etag = header(headers, 'etag');
   const lastModified = header(headers, 'last-modified');
   return {
-    ...(etag !== undefined && !etag.startsWith('W/') ? { etag } : {}),
+    ...(etag !== undefined ? { etag } : {}),
     ...(lastModified !== undefined ? { lastModified } : {}),
   };
 }
 
+/**
+ * The If-Range value (RFC 9110 §13.1.5): a strong ETag; a date only when
+ * there is no ETag at all. With only a weak ETag nothing is sent, and the
+ * 206 is checked against the sidecar instead (sameRepresentation).
+ */
 export function ifRangeValue(validator: Validator): string | undefined {
-  return validator.etag ?? validator.lastModified;
+  if (validator.etag !== undefined) return isWeak(validator.etag) ? undefined : validator.etag;
+  return validator.lastModified;
+}
+
+function isWeak(etag: string): boolean {
+  return etag.trimStart().startsWith('W/');
+}
+
+/** RFC 9110 §8.8.3.2 weak comparison: the opaque tags match, W/ or not. */
+function sameOpaqueTag(a: string, b: string): boolean {
+  const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
+  return opaque(a) === opaque(b);
 }
 
 /** The total from a 200's Content-Length, unless the body is content-coded (then its length says nothing of the file). */
@@ -59,11 +78,15 @@ export function totalFromFullResponse(headers: HeaderMap): number | undefined {
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
+/**
+ * Whether a 206 is for the version the part holds. A 206 must carry the ETag
+ * and Last-Modified a 200 would (RFC 9110 §15.3.7), so a validator the part
+ * was written under and the 206 lacks counts as a change: splicing two
+ * versions is worse than starting over.
+ */
 function sameRepresentation(known: Sidecar, now: Validator, total: number | undefined): boolean {
-  if (known.etag !== undefined && now.etag !== undefined && known.etag !== now.etag) return false;
-  if (known.etag === undefined && known.lastModified !== undefined && now.lastModified !== undefined) {
-    if (known.lastModified !== now.lastModified) return false;
-  }
+  if (known.etag !== undefined && (now.etag === undefined || !sameOpaqueTag(known.etag, now.etag))) return false;
+  if (known.etag === undefined && known.lastModified !== undefined && now.lastModified !== known.lastModified) return false;
   if (known.total !== undefined && total !== undefined && known.total !== total) return false;
   return true;
 }
@@ -73,6 +96,12 @@ export function classifyResponse(part: PartState, status: number, headers: Heade
     const range = parseContentRange(header(headers, 'content-range'));
     if (range?.kind === 'unsatisfied' && part.offset > 0 && range.total === part.offset) {
       return { action: 'complete', total: range.total };
+    }
+    // No size given: a 416 to a Range with If-Range means the validator
+    // matched (else the answer is a 200) and nothing lies past the part.
+    const ifRangeSent = part.sidecar !== undefined && ifRangeValue(part.sidecar) !== undefined;
+    if (range === undefined && part.offset > 0 && ifRangeSent && (part.sidecar?.total ?? part.offset) === part.offset) {
+      return { action: 'complete', total: part.offset };
     }
     return { action: 'refetch', reason: 'the server could not serve the rest of the part (416)' };
   }
@@ -89,7 +118,9 @@ export function classifyResponse(part: PartState, status: number, headers: Heade
       // A server that ignores If-Range would otherwise make us splice two versions.
       return { action: 'refetch', reason: 'the file changed on the server since the part was written' };
     }
-    return { action: 'append', total: range.total, end: range.end + 1, validator };
+    // `bytes a-b/*`: the total the part was started with still holds (same version, checked above).
+    const total = range.total ?? (part.offset > 0 ? part.sidecar?.total : undefined);
+    return { action: 'append', total, end: range.end + 1, validator };
   }
   return { action: 'truncate', total: totalFromFullResponse(headers), validator };
 }

@@ -97,3 +97,80 @@ describe('answers that arrive with the end of the connection', () => {
     await expect(readFile(join(tmp.path, 'f.bin'))).rejects.toThrow();
   });
 });
+
+describe('ranges of unknown total and 206s without validators', () => {
+  /** Serves `body` at most `cap` bytes per answer as `bytes a-b/*`; 416 past the end. */
+  function starServer(body: Buffer, cap: number, firstCutAt?: number) {
+    return startRawServer((socket, request, index) => {
+      if (index === 0 && firstCutAt !== undefined) {
+        const fields = [`Content-Length: ${body.length}`, 'ETag: "v1"', 'Connection: close'];
+        socket.end(Buffer.concat([Buffer.from(head('200 OK', fields)), body.subarray(0, firstCutAt)]));
+        return;
+      }
+      const from = Number(/^bytes=(\d+)-$/.exec(request.headers.range ?? '')?.[1] ?? 0);
+      if (from >= body.length) {
+        socket.end(head('416 Range Not Satisfiable', ['Content-Length: 0', 'Connection: close']));
+        return;
+      }
+      const slice = body.subarray(from, Math.min(body.length, from + cap));
+      const fields = [`Content-Length: ${slice.length}`, `Content-Range: bytes ${from}-${from + slice.length - 1}/*`, 'ETag: "v1"', 'Connection: close'];
+      socket.end(Buffer.concat([Buffer.from(head('206 Partial Content', fields)), slice]));
+    });
+  }
+
+  it('does not take a bytes a-b/* answer for the end of a file whose size it knows', async () => {
+    const body = makeBytes(100_000, 8);
+    server = await starServer(body, 30_000, 30_000);
+    const { result } = await runDownload({ url: `${server.origin}/f.bin`, dest: { dir: tmp.path, name: 'f.bin' } });
+    expect(result).toMatchObject({ status: 'done', size: body.length });
+    expect(server.requests.map((r) => r.headers.range ?? null)).toEqual([null, 'bytes=30000-', 'bytes=60000-', 'bytes=90000-']);
+    expect(await fileSha(join(tmp.path, 'f.bin'))).toBe(sha256(body));
+  });
+
+  it('asks past a bytes a-b/* answer when no size is known, until the server says there is no more', async () => {
+    const body = makeBytes(70_000, 9);
+    server = await starServer(body, 30_000);
+    const { result } = await runDownload({ url: `${server.origin}/f.bin`, dest: { dir: tmp.path, name: 'f.bin' } });
+    expect(result).toMatchObject({ status: 'done', size: body.length });
+    expect(server.requests.at(-1)?.headers).toMatchObject({ range: 'bytes=70000-', 'if-range': '"v1"' });
+    expect(await fileSha(join(tmp.path, 'f.bin'))).toBe(sha256(body));
+  });
+
+  it('starts over, never splicing, when a server ignoring If-Range sends a 206 without the ETag', async () => {
+    const v1 = makeBytes(100_000, 10);
+    const v2 = makeBytes(100_000, 11);
+    server = await startRawServer((socket, request, index) => {
+      if (index === 0) {
+        const fields = [`Content-Length: ${v1.length}`, 'ETag: "v1"', 'Connection: close'];
+        socket.end(Buffer.concat([Buffer.from(head('200 OK', fields)), v1.subarray(0, 40_000)]));
+        return;
+      }
+      const from = Number(/^bytes=(\d+)-$/.exec(request.headers.range ?? '')?.[1] ?? 0);
+      const status = from > 0 ? '206 Partial Content' : '200 OK';
+      const fields = [`Content-Length: ${v2.length - from}`, 'Connection: close'];
+      if (from > 0) fields.push(`Content-Range: bytes ${from}-${v2.length - 1}/${v2.length}`);
+      socket.end(Buffer.concat([Buffer.from(head(status, fields)), v2.subarray(from)]));
+    });
+    const { result, events } = await runDownload({ url: `${server.origin}/f.bin`, dest: { dir: tmp.path, name: 'f.bin' } });
+    expect(result).toMatchObject({ status: 'done', size: v2.length });
+    expect(events.some((e) => e.type === 'restart')).toBe(true);
+    expect(await fileSha(join(tmp.path, 'f.bin'))).toBe(sha256(v2));
+  });
+
+  it('gives up on a server that sends the same start over and over, then refuses the rest', async () => {
+    const body = makeBytes(50_000, 12);
+    server = await startRawServer((socket, request) => {
+      if (request.headers.range !== undefined) {
+        socket.end(head('416 Range Not Satisfiable', ['Content-Range: bytes */999999', 'Content-Length: 0', 'Connection: close']));
+        return;
+      }
+      const fields = ['Content-Length: 20000', 'Content-Range: bytes 0-19999/*', 'ETag: "v1"', 'Connection: close'];
+      socket.end(Buffer.concat([Buffer.from(head('206 Partial Content', fields)), body.subarray(0, 20_000)]));
+    });
+    const { result } = await runDownload({ url: `${server.origin}/f.bin`, dest: { dir: tmp.path, name: 'f.bin' } });
+    expect(result).toMatchObject({ status: 'failed', error: { code: 'invalid-response' } });
+    expect(server.requests.length).toBeLessThan(12);
+    expect(await readdir(tmp.path)).not.toContain('f.bin');
+  });
+});
+

@@ -36,13 +36,41 @@ describe('resume after a broken body', () => {
     expect(result.bytesFetched).toBe(v1.length);
   });
 
-  it('uses Last-Modified for If-Range when there is no strong ETag', async () => {
+  it('sends no If-Range with only a weak ETag, and resumes when the 206 carries the same one', async () => {
+    // RFC 9110 §13.1.5: no weak tag in If-Range, and no date when there is any ETag.
     t.server.setFile(path, { body: v1, etag: 'W/"weak"', lastModified: 'Mon, 02 Sep 2024 10:00:00 GMT' });
+    t.server.script(path, { kind: 'reset-after', bytes: 100_000 });
+    const { result } = await runDownload({ url: t.server.url(path), dest: { dir: t.dir } });
+    expect(result).toMatchObject({ status: 'done', bytesFetched: v1.length });
+    expect(t.server.requestsTo(path)[1]?.headers['if-range']).toBeUndefined();
+    expect(resumedFrom(t.server.requestsTo(path)[1]?.headers.range)).toBeGreaterThan(0);
+    expect(await fileSha(target())).toBe(sha256(v1));
+  });
+
+  it('uses Last-Modified for If-Range when there is no ETag at all', async () => {
+    t.server.setFile(path, { body: v1, etag: null, lastModified: 'Mon, 02 Sep 2024 10:00:00 GMT' });
     t.server.script(path, { kind: 'reset-after', bytes: 100_000 });
     const { result } = await runDownload({ url: t.server.url(path), dest: { dir: t.dir } });
     expect(result.status).toBe('done');
     expect(t.server.requestsTo(path)[1]?.headers['if-range']).toBe('Mon, 02 Sep 2024 10:00:00 GMT');
     expect(await fileSha(target())).toBe(sha256(v1));
+  });
+
+  it('never splices two versions that only weak ETags tell apart', async () => {
+    const v2 = makeBytes(v1.length, 13); // same size: only the tag differs
+    t.server.setFile(path, { body: v1, etag: 'W/"w1"', lastModified: null });
+    t.server.script(path, { kind: 'reset-after', bytes: 100_000 });
+    const { result, events } = await runDownload(
+      { url: t.server.url(path), dest: { dir: t.dir } },
+      {
+        onEvent: (e) => {
+          if (e.type === 'retry') t.server.setFile(path, { body: v2, etag: 'W/"w2"', lastModified: null });
+        },
+      },
+    );
+    expect(result).toMatchObject({ status: 'done', size: v2.length });
+    expect(events.some((e) => e.type === 'restart')).toBe(true);
+    expect(await fileSha(target())).toBe(sha256(v2));
   });
 });
 
