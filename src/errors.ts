@@ -181,6 +181,11 @@ export function toDlrError(error: unknown, context: { path?: string } = {}): Dlr
   if (errno?.startsWith('Z_') || errno?.startsWith('ERR__ERROR') || errno === 'ERR_BROTLI_DECOMPRESSION_FAILED') {
     return new DlrError('invalid-response', `the body could not be decoded: ${message}`, { cause: error, detail: errno });
   }
+  if (errno?.startsWith('HPE_') || (error as { name?: string } | null)?.name === 'HTTPParserError') {
+    // llhttp refused the answer: not HTTP/1.1 as RFC 9112 frames it. Often a
+    // broken proxy or a connection that died mid-head, so it is retried.
+    return new DlrError('network', `the server's answer is not valid HTTP/1.1: ${message}`, { cause: error, detail: errno });
+  }
   if (errno?.startsWith('UND_ERR')) {
     return new DlrError('network', message, { cause: error, detail: errno });
   }

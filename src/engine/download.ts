@@ -1,4 +1,4 @@
-import { pathExists } from '../util/fs.js';
+import { isDirectory, pathExists } from '../util/fs.js';
 import { dirname, resolve } from 'node:path';
 import { DlrError, toDlrError } from '../errors.js';
 import { redactUrl, splitUserinfo } from '../http/credentials.js';
@@ -43,6 +43,10 @@ export async function download(request: DownloadRequest, context: DownloadContex
 
   try {
     file = prepare(request);
+    if (file.finalPath !== undefined && (await isDirectory(file.finalPath))) {
+      // Not "already exists": nothing was saved, and no file could be.
+      return failed(new DlrError('usage', `${file.finalPath} is a directory, not a file`));
+    }
     if (file.finalPath !== undefined && !file.overwrite && (await pathExists(file.finalPath))) {
       return result({ status: 'skipped', reason: 'exists' } as const);
     }
@@ -119,6 +123,7 @@ function prepare(request: DownloadRequest): FileState {
     inspect: request.inspect,
   };
   if ('file' in dest) {
+    if (dest.file.trim() === '') throw new DlrError('usage', 'the output file path is empty');
     const finalPath = resolve(dest.file);
     return { ...common, dir: dirname(finalPath), finalPath };
   }

@@ -3,7 +3,8 @@
  * to a single safe path component, so no write can land outside the
  * destination directory: separators, `..`, drive letters, NUL and control
  * characters are removed, and names Windows reserves are defused because
- * model folders are often shared with Windows machines.
+ * model folders are often shared with Windows machines, as are the names of
+ * dlr's own files (`.dlr*`, `*.part`, `*.part.json`).
  */
 
 /** Room left for the `.part.json` sidecar suffix within NAME_MAX (255 bytes). */
@@ -24,7 +25,12 @@ export function safeFileName(raw: string | undefined, fallback = 'download'): st
   name = name.trim().replace(/[. ]+$/, '');
   if (name === '' || /^\.+$/.test(name)) return fallback;
   if (WINDOWS_RESERVED.test(name)) name = `_${name}`;
-  return truncateUtf8(name, MAX_NAME_BYTES);
+  // dlr's own files share the folder: a server must not name a download after
+  // the run lock, a temp file (swept as an orphan) or another file's part.
+  if (/^\.dlr/i.test(name)) name = `_${name}`;
+  name = truncateUtf8(name, MAX_NAME_BYTES);
+  if (/\.part(\.json)?$/i.test(name)) name = `${truncateUtf8(name, MAX_NAME_BYTES - 1)}_`;
+  return name;
 }
 
 /** Shortens to `max` UTF-8 bytes, keeping the extension and whole characters. */

@@ -1,3 +1,5 @@
+import { repairLatin1 } from './header-text.js';
+
 /**
  * Extracts the file name from a Content-Disposition header (RFC 6266):
  * `filename*` (RFC 8187 ext-value, UTF-8 or ISO-8859-1) wins over `filename`.
@@ -70,18 +72,4 @@ function decodeExtValue(value: string): string | undefined {
     return undefined;
   }
   return undefined;
-}
-
-/**
- * Headers reach us decoded as Latin-1. Some servers put raw UTF-8 bytes in
- * `filename="…"` (WIRE.md: the CDN's non-ASCII case); re-read those as UTF-8
- * when they form valid UTF-8, so the name is not mojibake.
- */
-function repairLatin1(value: string): string {
-  if (!/[\u0080-\u00ff]/.test(value) || /[^\u0000-\u00ff]/.test(value)) return value;
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(value, 'latin1'));
-  } catch {
-    return value;
-  }
 }

@@ -2,6 +2,7 @@ import type { Dispatcher } from './undici.js';
 import { DlrError, toDlrError } from '../errors.js';
 import { DEFAULT_POLICY } from '../options.js';
 import { exchange } from './exchange.js';
+import { repairLatin1 } from './header-text.js';
 import type { ResponseBody } from './response-body.js';
 import { withoutCredentials, redactUrl } from './credentials.js';
 import { header, type HeaderMap } from './status-error.js';
@@ -69,7 +70,8 @@ export async function sendRequest(req: HttpRequest, opts: RequestOptions): Promi
     } catch (error) {
       throw toDlrError(error);
     }
-    const location = header(res.headers, 'location');
+    const rawLocation = header(res.headers, 'location');
+    const location = rawLocation === undefined ? undefined : repairLatin1(rawLocation);
     if (!REDIRECT_STATUSES.has(res.status) || location === undefined) {
       return { ...res, url, redirects };
     }

@@ -12,6 +12,15 @@ export async function pathExists(path: string): Promise<boolean> {
   }
 }
 
+/** A directory (not a symlink to one: a link is replaced by the rename, never written through). */
+export async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await lstat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /**
  * A temp name beside `path` for write-then-rename. Short (a name already at
  * NAME_MAX still gets a sibling) and carrying our pid, so a temp orphaned by

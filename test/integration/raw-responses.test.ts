@@ -174,3 +174,30 @@ describe('ranges of unknown total and 206s without validators', () => {
   });
 });
 
+describe('answers that break the rules', () => {
+  it('follows a Location sent as raw UTF-8 bytes to the URL it names, encoded once', async () => {
+    const body = makeBytes(10_000, 13);
+    server = await startRawServer((socket, request) => {
+      if (request.line.startsWith('GET /start ')) {
+        socket.end(Buffer.concat([Buffer.from('HTTP/1.1 302 Found\r\nLocation: /'), Buffer.from('café.bin', 'utf8'), Buffer.from('\r\nContent-Length: 0\r\n\r\n')]));
+      } else if (request.line.startsWith('GET /caf%C3%A9.bin ')) {
+        socket.end(Buffer.concat([Buffer.from(head('200 OK', [`Content-Length: ${body.length}`])), body]));
+      } else {
+        socket.end(head('404 Not Found', ['Content-Length: 0']));
+      }
+    });
+    const { result } = await runDownload({ url: `${server.origin}/start`, dest: { dir: tmp.path, name: 'f.bin' } });
+    expect(result).toMatchObject({ status: 'done', size: body.length });
+    expect(server.requests.map((r) => r.line.split(' ')[1])).toEqual(['/start', '/caf%C3%A9.bin']);
+    expect(await fileSha(join(tmp.path, 'f.bin'))).toBe(sha256(body));
+  });
+
+  it('reports an answer that is not HTTP as a retryable network failure, not as a dlr bug', async () => {
+    server = await startRawServer((socket) => {
+      socket.end('SSH-2.0-OpenSSH_9.6\r\n\r\n');
+    });
+    const { result } = await runDownload({ url: `${server.origin}/f.bin`, dest: { dir: tmp.path } }, { policy: { retryDelaysMs: [1] } });
+    expect(result).toMatchObject({ status: 'failed', attempts: 2, error: { code: 'network' } });
+    expect(result.status === 'failed' && result.error.message).toMatch(/not valid HTTP\/1\.1/);
+  });
+});

@@ -239,6 +239,15 @@ const cases: Case[] = [
     code: 1,
     message: /\[invalid-response\]/,
   },
+  { name: '--output naming a directory', setup: () => mkdir(join(ws, 'somedir')), args: () => ['download', server.url('/ok.bin'), '-o', join(ws, 'somedir'), ...FAST], code: 2, message: /is a directory; use --dir/, check: async () => expect(server.requests).toHaveLength(0) },
+  { name: 'an empty --output', args: () => ['download', server.url('/ok.bin'), '-o', '', ...FAST], code: 2, message: /--output needs a file path/ },
+  {
+    name: 'a server naming its file after dlr\'s run lock',
+    setup: () => server.setFile('/lock', { body, headers: { 'content-disposition': 'attachment; filename=".dlr.lock"' } }),
+    args: () => ['download', server.url('/lock'), '--dir', join(ws, 'dl'), ...FAST],
+    code: 0,
+    check: async () => expect(await readdir(join(ws, 'dl'))).toEqual(['_.dlr.lock']),
+  },
   { name: 'a 404 with an HTML body', setup: () => server.script('/gone', { kind: 'status', status: 404, body: '<!doctype html><h1>gone</h1>' }), args: download('/gone'), code: 1, message: /\[not-found\] HTTP 404 Not Found$/m },
 ];
 

@@ -36,6 +36,26 @@ describe('safeFileName', () => {
   });
 });
 
+describe('safeFileName: dlr\'s own file names', () => {
+  it.each([
+    ['.dlr.lock', '_.dlr.lock'],
+    ['.dlr-999999-abcd.tmp', '_.dlr-999999-abcd.tmp'],
+    ['.dlr-hashes.json', '_.dlr-hashes.json'],
+    ['model.safetensors.part', 'model.safetensors.part_'],
+    ['model.safetensors.part.json', 'model.safetensors.part.json_'],
+    ['MODEL.PART', 'MODEL.PART_'],
+    ['partial.safetensors', 'partial.safetensors'],
+  ])('defuses %j as %j', (raw, expected) => {
+    expect(safeFileName(raw)).toBe(expected);
+  });
+
+  it('keeps a defused long name within NAME_MAX', () => {
+    const name = safeFileName(`${'a'.repeat(300)}.part`);
+    expect(name.endsWith('_')).toBe(true);
+    expect(Buffer.byteLength(`${name}.part.json`)).toBeLessThanOrEqual(255);
+  });
+});
+
 describe('nameFromUrl', () => {
   it('takes the last path segment, decoded', () => {
     expect(nameFromUrl(new URL('https://h/a/b/my%20model.ckpt?x=1'))).toBe('my model.ckpt');
