@@ -3,6 +3,7 @@ import { redactUrl } from './credentials.js';
 import { readBodyText } from './read-body.js';
 import { sendRequest, type RequestOptions } from './request.js';
 import { errorForStatus, header, messageFromErrorBody, type HeaderMap } from './status-error.js';
+import { USER_AGENT } from '../version.js';
 
 /** API answers are small; a body beyond this is not the API talking. */
 const MAX_JSON_BYTES = 8 * 1024 * 1024;
@@ -26,7 +27,8 @@ export async function fetchJson(
   headers: Readonly<Record<string, string>>,
   opts: RequestOptions & { readonly signal?: AbortSignal },
 ): Promise<JsonAnswer> {
-  const res = await sendRequest({ url, headers: { accept: 'application/json', ...headers }, signal: opts.signal }, opts);
+  // The same name as the downloads: API and file requests are one client to the site's limits and logs.
+  const res = await sendRequest({ url, headers: { accept: 'application/json', 'user-agent': USER_AGENT, ...headers }, signal: opts.signal }, opts);
   let text: string;
   try {
     const read = await readBodyText(res.body, MAX_JSON_BYTES);

@@ -15,7 +15,7 @@ export function header(headers: HeaderMap, name: string): string | undefined {
  * `detail` is the server's own message (a JSON `error`/`message`), if any.
  */
 export function errorForStatus(status: number, headers: HeaderMap, detail?: string): DlrError {
-  const retryAfterMs = parseRetryAfter(header(headers, 'retry-after')) ?? parseRateLimitReset(header(headers, 'ratelimit'));
+  const retryAfterMs = parseRetryAfter(header(headers, 'retry-after')) ?? rateLimitWait(status, header(headers, 'ratelimit'));
   const suffix = detail ? `: ${detail}` : '';
   const make = (code: ErrorCode, text: string) =>
     new DlrError(code, `HTTP ${status} ${text}${suffix}`, { status, retryAfterMs });
@@ -64,9 +64,21 @@ function oneLine(text: string): string {
 
 /**
  * The IETF draft `RateLimit: "api";r=0;t=55` the Hugging Face Hub sends
- * (WIRE.md 2.1): `t` is seconds until the window resets. Used when there is
- * no Retry-After.
+ * (WIRE.md 2.1): `r` is the requests left in the window, `t` the seconds until
+ * it resets. The hub sends it on ordinary answers too (WIRE.md 2.2 shows
+ * `r=2999;t=172` on a redirect), so `t` is a wait only when the window is
+ * spent: a 429, or `r=0`. A 503 with requests left waits the configured delay.
+ * Used when there is no Retry-After.
  */
+function rateLimitWait(status: number, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const remaining = /(?:^|;)\s*r=(\d+)/.exec(value)?.[1];
+  const spent = remaining !== undefined && Number(remaining) === 0;
+  if (status !== 429 && !spent) return undefined;
+  return parseRateLimitReset(value);
+}
+
+/** `t` of a `RateLimit` header in ms, clamped to the timer maximum. */
 export function parseRateLimitReset(value: string | undefined): number | undefined {
   const t = value === undefined ? undefined : /(?:^|;)\s*t=(\d+)/.exec(value)?.[1];
   return t === undefined ? undefined : Math.min(Number(t) * 1000, 2 ** 31 - 1);

@@ -8,7 +8,10 @@ import type { ResolvedFile, SourceContext } from './types.js';
 
 /** Hosts that are Civitai whatever the configured origin (WIRE.md: civitai.com and its SFW twin). */
 const CIVITAI_HOSTS = new Set(['civitai.com', 'www.civitai.com', 'civitai.green', 'www.civitai.green']);
-/** The download route's file selectors (WIRE.md 1.3); `token` is a credential and handled apart. */
+/**
+ * The download route's file selectors (WIRE.md 1.3). `fileId` names one file
+ * outright and is kept apart; `token` is a credential and handled apart too.
+ */
 const FILE_QUERY_KEYS = ['type', 'format', 'size', 'fp'] as const;
 const KEY_HINT = 'set api_key in the config, or CIVITAI_TOKEN';
 /** Civitai publishes sizes as float KiB; allow the rounding. */
@@ -18,11 +21,14 @@ interface CivitaiRef {
   readonly modelId?: string;
   readonly versionId?: string;
   readonly query: Partial<Record<(typeof FILE_QUERY_KEYS)[number], string>>;
+  /** `?fileId=` on a download URL: the one file of the version the user meant. */
+  readonly fileId?: string;
   /** A key pasted into the URL as `?token=`; it becomes a header, never part of a URL we send. */
   readonly token?: string;
 }
 
 interface CivitaiFile {
+  readonly id?: unknown;
   readonly name?: unknown;
   readonly sizeKB?: unknown;
   readonly type?: unknown;
@@ -50,7 +56,10 @@ export function parseCivitaiUrl(url: URL): CivitaiRef {
     if (value) query[key] = value;
   }
   const download = /^\/api\/download\/models\/(\d+)\/?$/.exec(url.pathname);
-  if (download) return { versionId: download[1], query, ...(token ? { token } : {}) };
+  if (download) {
+    const fileId = url.searchParams.get('fileId') || undefined;
+    return { versionId: download[1], query, ...(fileId ? { fileId } : {}), ...(token ? { token } : {}) };
+  }
   const page = /^\/models\/(\d+)(?:\/[^/]*)?\/?$/.exec(url.pathname);
   if (page) {
     const versionId = url.searchParams.get('modelVersionId') ?? undefined;
@@ -62,9 +71,10 @@ export function parseCivitaiUrl(url: URL): CivitaiRef {
 
 /**
  * Resolves a Civitai URL through the public REST API: the version named,
- * else the model's newest; its primary file unless the URL names
- * type/format. The download always starts again from Civitai's own
- * download route, so every retry gets a fresh signed CDN link.
+ * else the model's newest; the file `fileId` names, else the primary one
+ * among those the type/format/size/fp selectors allow. The download always
+ * starts again from Civitai's own download route, so every retry gets a
+ * fresh signed CDN link.
  */
 export async function resolveCivitai(url: URL, ctx: SourceContext): Promise<ResolvedFile> {
   const ref = parseCivitaiUrl(url);
@@ -87,11 +97,8 @@ export async function resolveCivitai(url: URL, ctx: SourceContext): Promise<Reso
     modelType = model.type;
   }
   const versionId = String(version.id ?? ref.versionId);
-  const file = chooseFile(version.files ?? [], ref.query, versionId);
-
-  const download = new URL(`${base}/api/download/models/${versionId}`);
-  const selectors = Object.keys(ref.query).length > 0 ? ref.query : file.primary === true ? {} : selectorsOf(file);
-  for (const [k, v] of Object.entries(selectors)) if (v) download.searchParams.set(k, v);
+  const file = chooseFile(version.files ?? [], ref, versionId);
+  const download = downloadUrl(base, versionId, ref, file);
 
   const sha = typeof file.hashes?.SHA256 === 'string' && /^[0-9a-f]{64}$/i.test(file.hashes.SHA256) ? file.hashes.SHA256 : undefined;
   const size = typeof file.sizeKB === 'number' && file.sizeKB > 0 ? Math.round(file.sizeKB * 1024) : undefined;
@@ -128,17 +135,43 @@ async function getApi(url: URL, headers: Record<string, string>, ctx: SourceCont
   );
 }
 
-function chooseFile(files: readonly CivitaiFile[], query: CivitaiRef['query'], versionId: string): CivitaiFile {
+/**
+ * The file the download route will serve, so its published hash is the one
+ * checked (WIRE.md 1.3): `fileId` names it; otherwise the route picks a file
+ * (the primary one) and then checks the selectors against it (step 10), so
+ * among several files the selectors allow, the primary one wins.
+ */
+function chooseFile(files: readonly CivitaiFile[], ref: CivitaiRef, versionId: string): CivitaiFile {
   if (files.length === 0) throw new DlrError('not-found', `Civitai version ${versionId} has no files`);
-  const wanted = Object.entries(query).filter(([, v]) => v);
-  if (wanted.length > 0) {
-    const match = files.find((f) => wanted.every(([k, v]) => sameSelector(selectorsOf(f)[k as keyof CivitaiRef['query']], v)));
-    if (!match) {
-      throw new DlrError('not-found', `Civitai version ${versionId} has no file with ${wanted.map(([k, v]) => `${k}=${v}`).join(', ')}`);
-    }
-    return match;
+  const wanted = Object.entries(ref.query).filter(([, v]) => v);
+  const fits = (f: CivitaiFile) => wanted.every(([k, v]) => sameSelector(selectorsOf(f)[k as keyof CivitaiRef['query']], v));
+  const asked = [...(ref.fileId !== undefined ? [`fileId=${ref.fileId}`] : []), ...wanted.map(([k, v]) => `${k}=${v}`)].join(', ');
+  if (ref.fileId !== undefined) {
+    const named = files.find((f) => String(f.id) === ref.fileId);
+    if (!named || !fits(named)) throw new DlrError('not-found', `Civitai version ${versionId} has no file with ${asked}`);
+    return named;
   }
-  return files.find((f) => f.primary === true) ?? files.find((f) => f.type === 'Model') ?? files[0]!;
+  const candidates = files.filter(fits);
+  const file = candidates.find((f) => f.primary === true) ?? candidates.find((f) => f.type === 'Model') ?? candidates[0];
+  if (!file) throw new DlrError('not-found', `Civitai version ${versionId} has no file with ${asked}`);
+  return file;
+}
+
+/**
+ * The download route asked for exactly the file chosen: the user's own
+ * `fileId` and selectors, as given; with none, the bare route serves the
+ * primary file, and any other file is named by its id.
+ */
+function downloadUrl(base: string, versionId: string, ref: CivitaiRef, file: CivitaiFile): URL {
+  const url = new URL(`${base}/api/download/models/${versionId}`);
+  if (ref.fileId !== undefined) url.searchParams.set('fileId', ref.fileId);
+  for (const [k, v] of Object.entries(ref.query)) if (v) url.searchParams.set(k, v);
+  const named = ref.fileId !== undefined || Object.keys(ref.query).length > 0;
+  if (!named && file.primary !== true) {
+    if (typeof file.id === 'number' || typeof file.id === 'string') url.searchParams.set('fileId', String(file.id));
+    else for (const [k, v] of Object.entries(selectorsOf(file))) if (v) url.searchParams.set(k, v);
+  }
+  return url;
 }
 
 function selectorsOf(file: CivitaiFile): CivitaiRef['query'] {
@@ -176,6 +209,11 @@ export function inspectDownload(res: InspectedResponse, civitaiOrigin: string): 
   }
   const json = parseJson(res.body);
   const message = apiMessage(json);
+  if (res.status === 401 && /disabled downloads/i.test(message ?? '')) {
+    // Step 6 of the download route (WIRE.md 1.3) answers 401 too, but no key can
+    // change the creator's choice: say so instead of asking for one.
+    return new DlrError('forbidden', `Civitai: ${message} (no key can change this)`, { status: 401 });
+  }
   if (res.status === 401) {
     return new DlrError('auth-required', `Civitai: ${message ?? 'Unauthorized'} (${KEY_HINT})`, { status: 401 });
   }
@@ -198,7 +236,11 @@ export function inspectDownload(res: InspectedResponse, civitaiOrigin: string): 
   if (res.status === 404 || res.status === 410) {
     return new DlrError('not-found', `Civitai: ${message ?? 'File not found'} (the model or version is gone)`, { status: res.status });
   }
-  if (res.status >= 200 && res.status < 300) {
+  // Only Civitai's own origin answering a page means "no file here" (an error or
+  // a browser page, WIRE.md 1.3); the CDN serves what was uploaded, and
+  // Workflow and Config files are JSON. A page from the CDN still fails the
+  // size check against the API's sizeKB, and always the hash.
+  if (fromCivitai && res.status >= 200 && res.status < 300) {
     const type = (header(res.headers, 'content-type') ?? '').toLowerCase();
     if (type.startsWith('text/html') || type.includes('json')) {
       return new DlrError('invalid-response', `Civitai sent ${type.startsWith('text/html') ? 'an HTML page' : 'JSON'} instead of the model file`);

@@ -113,4 +113,24 @@ describe('Civitai and Hugging Face through the CLI', () => {
     const report = JSON.parse(after.stdout);
     expect(report.counts).toEqual({ ok: 1, corrupt: 1, missing: 3, unverifiable: 0 });
   });
+
+  it('dlr download files a Civitai URL under its type without --type, and keeps a ?token= out of the history row', async () => {
+    const before = await readFile(join(root.path, 'download_history.csv'), 'utf8');
+    const run = await dlr(['download', `https://civitai.com/api/download/models/11?token=${KEY}`]);
+    expect(run.code).toBe(0);
+    expect(await fileSha(join(root.path, 'ckpt', 'Ckpt_v1.safetensors'))).toBe(sha256(ckpt));
+    const after = await readFile(join(root.path, 'download_history.csv'), 'utf8');
+    expect(after.startsWith(before)).toBe(true);
+    const added = after.slice(before.length);
+    expect(added).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,checkpoint,https:\/\/civitai\.com\/api\/download\/models\/11,Ckpt_v1\.safetensors\n$/);
+    expect(added + run.stdout + run.stderr).not.toContain(KEY);
+  });
+
+  it('dlr download of a URL whose site names no type is a plain fetch that leaves the history alone', async () => {
+    const before = await readFile(join(root.path, 'download_history.csv'), 'utf8');
+    const run = await dlr(['download', `${hub.origin}/org/embedder/resolve/main/onnx/model.onnx`]);
+    expect(run.code).toBe(0);
+    expect(await fileSha(join(root.path, 'model.onnx'))).toBe(sha256(onnx));
+    expect(await readFile(join(root.path, 'download_history.csv'), 'utf8')).toBe(before);
+  });
 });

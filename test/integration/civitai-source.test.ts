@@ -145,11 +145,18 @@ describe('Civitai errors, told apart', () => {
     expect(api.requestsTo('/api/v1/model-versions/101')).toHaveLength(2);
   });
 
-  it('refuses an HTML page where the model should be, before writing a byte', async () => {
-    cdn.setFile('/model/101/DreamScape_v1.safetensors', { body: Buffer.from('<!doctype html><p>maintenance</p>'), contentType: 'text/html; charset=utf-8' });
+  it('refuses an HTML page from Civitai where the redirect to the model should be, before writing a byte', async () => {
+    api.script('/api/download/models/101', { kind: 'status', status: 200, body: '<!doctype html><p>maintenance</p>', headers: { 'content-type': 'text/html; charset=utf-8' } });
     const { result } = await fetchViaSource(page('/api/download/models/101'), settings, dir.path);
     expect(result).toMatchObject({ status: 'failed', error: { code: 'invalid-response' } });
     if (result.status === 'failed') expect(result.error.message).toMatch(/HTML page instead of the model/);
+    expect(await readdir(dir.path)).toEqual([]);
+  });
+
+  it("refuses an HTML page from the CDN by its length, far from the API's size, before writing a byte", async () => {
+    cdn.setFile('/model/101/DreamScape_v1.safetensors', { body: Buffer.from('<!doctype html><p>maintenance</p>'), contentType: 'text/html; charset=utf-8' });
+    const { result } = await fetchViaSource(page('/api/download/models/101'), settings, dir.path);
+    expect(result).toMatchObject({ status: 'failed', error: { code: 'invalid-response' } });
     expect(await readdir(dir.path)).toEqual([]);
   });
 

@@ -2,8 +2,12 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeBytes, sha256, startFaultServer, type FaultServer } from '../../fixtures/server/fault-server.js';
 import { installHub, installHubNotFound } from '../../fixtures/server/huggingface.js';
+import { createDispatcher } from '../../src/http/dispatcher.js';
+import { resolveSource } from '../../src/sources/resolve-source.js';
 import type { SourceSettings } from '../../src/sources/types.js';
+import { USER_AGENT } from '../../src/version.js';
 import { fetchViaSource, fileSha } from '../helpers/engine.js';
+import { fastPolicy } from '../helpers/policy.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 const TOKEN = 'hf_test_token_9d8c7b6a';
@@ -103,5 +107,72 @@ describe('Hugging Face /resolve', () => {
   it('rejects a hub URL that is not a file URL', async () => {
     const { error } = await fetchViaSource(`${hub.origin}/${REPO}`, settings, dir.path);
     expect(error).toMatchObject({ code: 'invalid-row' });
+  });
+});
+
+describe('Hugging Face: what the hub and its CDN send, read as WIRE.md says', () => {
+  it('waits the configured delay, not the window reset, on a 503 that still has requests left in its RateLimit window', async () => {
+    hub.script(`/${REPO}/resolve/main/tokenizer.json`, { kind: 'status', status: 503, headers: { ratelimit: '"resolvers";r=2999;t=172' } });
+    // A limit below 172 s: reading `t=172` as the wait would fail the file at once.
+    const policy = fastPolicy({ maxRetryAfterMs: 1_000 });
+    const dispatcher = createDispatcher(policy);
+    const delays: number[] = [];
+    try {
+      const resolved = await resolveSource(resolveUrl('tokenizer.json'), { settings, policy, dispatcher, onRetry: (r) => delays.push(r.delayMs) });
+      expect(resolved.expect?.sha256).toBe(sha256(tokenizer));
+    } finally {
+      await dispatcher.close();
+    }
+    expect(delays).toEqual([5]);
+  });
+
+  it('reads a 401 saying the credentials are invalid as a bad HF_TOKEN, even with an X-Error-Code', async () => {
+    hub.script(`/${REPO}/resolve/main/config.json`, {
+      kind: 'status',
+      status: 401,
+      headers: { 'x-error-code': 'RepoNotFound', 'x-error-message': 'Invalid credentials in Authorization header' },
+    });
+    const { error } = await fetchViaSource(resolveUrl('config.json'), settings, dir.path);
+    expect(error).toMatchObject({ code: 'auth-required' });
+    expect(error?.message).toMatch(/HF_TOKEN is invalid/);
+  });
+
+  it('does not take a gzipped Content-Length on the probe for the file size', async () => {
+    const text = Buffer.from('hello world\n'.repeat(2_000));
+    // Files in namespace-less repos are served directly (200), not redirected (WIRE.md 2.2).
+    for (const revision of ['main', COMMIT]) {
+      hub.setFile(`/gpt2/resolve/${revision}/vocab.txt`, { body: text, headers: { 'x-repo-commit': COMMIT } });
+      hub.script(`/gpt2/resolve/${revision}/vocab.txt`, { kind: 'gzip' });
+    }
+    const { result, resolved } = await fetchViaSource(`${hub.origin}/gpt2/resolve/main/vocab.txt`, settings, dir.path);
+    expect(hub.requests[0]).toMatchObject({ method: 'HEAD', fault: 'gzip' });
+    expect(resolved?.expect?.size).toBeUndefined();
+    expect(result).toMatchObject({ status: 'done' });
+    expect(await fileSha(join(dir.path, 'vocab.txt'))).toBe(sha256(text));
+  });
+
+  it('asks the hub for a fresh link when the CDN refuses the signed one (expired)', async () => {
+    cdn.script(`/xet-bridge-us/${sha256(onnx)}`, {
+      kind: 'status',
+      status: 403,
+      body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>',
+      headers: { 'content-type': 'application/xml' },
+    });
+    const { result, events } = await fetchViaSource(resolveUrl('onnx/model.onnx'), settings, dir.path);
+    expect(events.find((e) => e.type === 'retry')).toMatchObject({ code: 'forbidden' });
+    expect(result).toMatchObject({ status: 'done', verified: true });
+    expect(hub.requestsTo(`/${REPO}/resolve/${COMMIT}/onnx/model.onnx`).filter((r) => r.method === 'GET')).toHaveLength(2);
+  });
+
+  it('still fails a 403 from the hub itself at once', async () => {
+    hub.script(`/${REPO}/resolve/${COMMIT}/onnx/model.onnx`, { kind: 'status', status: 403 });
+    const { result } = await fetchViaSource(resolveUrl('onnx/model.onnx'), settings, dir.path);
+    expect(result).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'forbidden' } });
+  });
+
+  it('names itself with the same User-Agent on the probe as on the download', async () => {
+    await fetchViaSource(resolveUrl('onnx/model.onnx'), settings, dir.path);
+    expect(hub.requests.length).toBeGreaterThan(1);
+    for (const r of hub.requests) expect(r.headers['user-agent']).toBe(USER_AGENT);
   });
 });

@@ -1,10 +1,11 @@
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
+import { isDirectory } from '../../util/fs.js';
 import { download } from '../../engine/download.js';
 import type { Destination } from '../../engine/types.js';
 import { acquireRunLock, releaseOnExit, type RunLock } from '../../batch/run-lock.js';
 import { appendHistory } from '../../history/append-history.js';
 import { hashCachePathFor, updateHashCache } from '../../history/hash-cache.js';
-import { redactUrl } from '../../http/credentials.js';
+import { redactUrl, stripUrlCredentials } from '../../http/credentials.js';
 import { resolveSource } from '../../sources/resolve-source.js';
 import type { ResolvedFile } from '../../sources/types.js';
 import { normalizeModelType } from '../../history/model-type.js';
@@ -27,6 +28,10 @@ export async function runDownload(url: string, flags: DownloadFlags, io: CliIo):
   const ctx = await loadRunContext(flags, io);
   if (flags.output !== undefined && (flags.dir !== undefined || flags.filename !== undefined)) {
     throw new UsageError('use either --output, or --dir/--filename, not both');
+  }
+  if (flags.output !== undefined && flags.output.trim() === '') throw new UsageError('--output needs a file path');
+  if (flags.output !== undefined && (await isDirectory(resolve(flags.output)))) {
+    throw new UsageError(`--output ${flags.output} is a directory; use --dir to save into a folder`);
   }
   const headers = Object.fromEntries((flags.header ?? []).map(parseHeader));
   const reporter = await chooseReporter(io.stderr, io.env, flags.quiet ?? false);
@@ -79,7 +84,7 @@ export async function runDownload(url: string, flags: DownloadFlags, io: CliIo):
     }
     if (result.path !== undefined) io.stdout.write(`${result.path}\n`);
     if (result.status === 'done' && type !== undefined && result.path !== undefined) {
-      await appendHistory(ctx.historyPath, { timestamp: new Date(), modelType: flags.type ?? type, url, filename: basename(result.path) });
+      await appendHistory(ctx.historyPath, { timestamp: new Date(), modelType: flags.type ?? type, url: stripUrlCredentials(url), filename: basename(result.path) });
       await updateHashCache(hashCachePathFor(ctx.historyPath), [{ url, file: resolved, path: result.path }]);
       reporter.info(`added to the history: ${ctx.historyPath}`);
     }
