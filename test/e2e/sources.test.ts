@@ -133,4 +133,16 @@ describe('Civitai and Hugging Face through the CLI', () => {
     expect(await fileSha(join(root.path, 'model.onnx'))).toBe(sha256(onnx));
     expect(await readFile(join(root.path, 'download_history.csv'), 'utf8')).toBe(before);
   });
+
+  it('dlr download of a Civitai URL into --dir or -o keeps it out of the history, whose rows point into type folders', async () => {
+    const before = await readFile(join(root.path, 'download_history.csv'), 'utf8');
+    const intoDir = await dlr(['download', 'https://civitai.com/api/download/models/11', '--dir', join(root.path, 'elsewhere')]);
+    expect(intoDir.code).toBe(0);
+    expect(await fileSha(join(root.path, 'elsewhere', 'Ckpt_v1.safetensors'))).toBe(sha256(ckpt));
+    const toFile = await dlr(['download', 'https://civitai.com/api/download/models/11', '-o', join(root.path, 'exact.safetensors')]);
+    expect(toFile.code).toBe(0);
+    expect(await fileSha(join(root.path, 'exact.safetensors'))).toBe(sha256(ckpt));
+    expect(await readFile(join(root.path, 'download_history.csv'), 'utf8')).toBe(before);
+    expect(intoDir.stderr + toFile.stderr).not.toMatch(/added to the history/);
+  });
 });

@@ -61,7 +61,11 @@ export async function runDownload(url: string, flags: DownloadFlags, io: CliIo):
       flags.output !== undefined
         ? { file: flags.output }
         : { dir: flags.dir ?? (type !== undefined ? ctx.dirFor(type) : '.'), ...(name ? { name } : {}) };
-    if (type !== undefined && flags.output === undefined && flags.dir === undefined) {
+    // The history has no path column: `redownload` finds a row's file in its
+    // type's folder. A file put elsewhere (-o, --dir) is a plain fetch, kept
+    // out of the history, or the next redownload would fetch it again there.
+    const intoTypeFolder = type !== undefined && flags.output === undefined && flags.dir === undefined;
+    if (intoTypeFolder) {
       // The same folders a nightly redownload writes: take the same lock.
       lock = await acquireRunLock(['dir' in dest ? dest.dir : '.']);
       releaseOnExit(lock);
@@ -83,7 +87,7 @@ export async function runDownload(url: string, flags: DownloadFlags, io: CliIo):
       return result.error.code === 'interrupted' ? EXIT_INTERRUPTED : EXIT_FAILED;
     }
     if (result.path !== undefined) io.stdout.write(`${result.path}\n`);
-    if (result.status === 'done' && type !== undefined && result.path !== undefined) {
+    if (result.status === 'done' && intoTypeFolder && result.path !== undefined) {
       await appendHistory(ctx.historyPath, { timestamp: new Date(), modelType: flags.type ?? type, url: stripUrlCredentials(url), filename: basename(result.path) });
       await updateHashCache(hashCachePathFor(ctx.historyPath), [{ url, file: resolved, path: result.path }]);
       reporter.info(`added to the history: ${ctx.historyPath}`);
