@@ -7,7 +7,8 @@ async function minorGcsDuring(work: () => void): Promise<number> {
   let count = 0;
   const observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
-      if ((entry.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MINOR) count++;
+      // Node adds `detail` to gc entries; the DOM PerformanceEntry type lacks it.
+      if ((entry as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) count++;
     }
   });
   observer.observe({ entryTypes: ['gc'] });
