@@ -105,6 +105,11 @@ async function handleResponse(
   }
   const veto = file.inspect?.(seen);
   if (veto) throw veto;
+  if (res.status === 204 || res.status === 205) {
+    // "No content" is not a file, not even an empty one (a 0-byte file comes as a 200):
+    // saving it would make every later run skip the "model" for good.
+    throw new DlrError('invalid-response', `HTTP ${res.status}: the server sent no content`);
+  }
 
   let part = knownPart;
   if (part === undefined) {

@@ -79,7 +79,10 @@ export function parseCivitaiUrl(url: URL): CivitaiRef {
 export async function resolveCivitai(url: URL, ctx: SourceContext): Promise<ResolvedFile> {
   const ref = parseCivitaiUrl(url);
   const base = ctx.settings.civitaiBaseUrl.replace(/\/+$/, '');
-  const key = ctx.settings.civitaiApiKey ?? ref.token;
+  // A key pasted into this very URL is the more specific choice; and since
+  // Civitai reads only the header when there is one (WIRE.md 1.1), sending
+  // the configured key instead would make a stale config key win silently.
+  const key = ref.token ?? ctx.settings.civitaiApiKey;
   const headers: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {};
   const api = (path: string) => getApi(new URL(`${base}${path}`), headers, ctx);
 

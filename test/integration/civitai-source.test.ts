@@ -93,6 +93,14 @@ describe('Civitai URL forms', () => {
     expect(cdnSawKey()).toBe(false);
   });
 
+  it('sends the URL\'s own ?token= rather than a (stale) configured key', async () => {
+    const { result } = await fetchViaSource(`${page('/api/download/models/201')}?token=${KEY}`, { ...settings, civitaiApiKey: 'stale-config-key' }, dir.path);
+    expect(result.status).toBe('done');
+    const downloads = api.requests.filter((r) => r.path.startsWith('/api/download'));
+    expect(downloads.length).toBeGreaterThan(0);
+    expect(downloads.every((r) => r.headers.authorization === `Bearer ${KEY}`)).toBe(true);
+  });
+
   it('refuses a Civitai URL that is neither a model page nor a download URL', async () => {
     const { error } = await fetchViaSource(page('/images/123'), settings, dir.path);
     expect(error).toMatchObject({ code: 'invalid-row' });

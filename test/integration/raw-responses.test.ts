@@ -200,4 +200,14 @@ describe('answers that break the rules', () => {
     expect(result).toMatchObject({ status: 'failed', attempts: 2, error: { code: 'network' } });
     expect(result.status === 'failed' && result.error.message).toMatch(/not valid HTTP\/1\.1/);
   });
+
+  it('fails a 204 No Content instead of saving an empty model file', async () => {
+    server = await startRawServer((socket) => {
+      socket.end(head('204 No Content', ['Connection: close']));
+    });
+    const { result } = await runDownload({ url: `${server.origin}/f.bin`, dest: { dir: tmp.path, name: 'f.bin' } });
+    expect(result).toMatchObject({ status: 'failed', error: { code: 'invalid-response' } });
+    expect(await readdir(tmp.path)).toEqual([]);
+  });
 });
+
