@@ -9,7 +9,7 @@ import { sendRequest, type HttpResponse } from '../http/request.js';
 import { errorForStatus, header, messageFromErrorBody } from '../http/status-error.js';
 import type { ResolvedPolicy } from '../options.js';
 import { USER_AGENT } from '../version.js';
-import { PartFile, SIDECAR_VERSION, type Sidecar } from './part-file.js';
+import { findPartFor, PartFile, SIDECAR_VERSION, type Sidecar } from './part-file.js';
 import { classifyResponse, ifRangeValue, type PartState } from './resume.js';
 import { nameFromUrl, safeFileName } from './safe-name.js';
 import { contentEncodingOf, transferBody } from './transfer.js';
@@ -51,6 +51,7 @@ const ERROR_BODY_LIMIT = 16 * 1024;
 
 /** One HTTP request for the file and, if the answer is usable, its body into the part. */
 export async function runAttempt(file: FileState, ctx: AttemptContext): Promise<AttemptOutcome> {
+  if (file.finalPath === undefined) file.finalPath = await findPartFor(file.dir, file.sidecarUrl);
   const part = file.finalPath === undefined ? undefined : new PartFile(file.finalPath);
   const state = part ? await usablePartState(part, file) : { offset: 0, sidecar: undefined };
 
@@ -113,7 +114,8 @@ async function handleResponse(
 
   let part = knownPart;
   if (part === undefined) {
-    // The name comes from this first answer; only now can we look for a part to resume.
+    // The name comes from this first answer (no part for this URL was found
+    // before asking); a part under that name may still be ours to resume.
     const name = safeFileName(filenameFromContentDisposition(header(res.headers, 'content-disposition')) ?? nameFromUrl(file.url));
     file.finalPath = join(file.dir, name);
     if (!file.overwrite && (await pathExists(file.finalPath))) return { kind: 'skipped' };

@@ -1,5 +1,5 @@
 import { constants as fsc, fdatasync, writeSync } from 'node:fs';
-import { lstat, mkdir, open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { toDlrError } from '../errors.js';
 import { tempPathBeside } from '../util/fs.js';
@@ -24,8 +24,33 @@ export function partPathFor(finalPath: string): string {
   return `${finalPath}.part`;
 }
 
+const SIDECAR_SUFFIX = '.part.json';
+
 export function sidecarPathFor(finalPath: string): string {
-  return `${finalPath}.part.json`;
+  return `${finalPath}${SIDECAR_SUFFIX}`;
+}
+
+/**
+ * The final path of a part in `dir` whose sidecar was written for `url`, if
+ * any: a download whose name comes from the server's answer can then resume
+ * with its first request instead of spending one (against a rate limit) just
+ * to learn the name again. Only sidecars are read, so a folder of finished
+ * models costs a directory listing.
+ */
+export async function findPartFor(dir: string, url: string): Promise<string | undefined> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return undefined;
+  }
+  for (const name of names) {
+    if (!name.endsWith(SIDECAR_SUFFIX) || name === SIDECAR_SUFFIX) continue;
+    const part = new PartFile(join(dir, name.slice(0, -SIDECAR_SUFFIX.length)));
+    const found = await part.inspect();
+    if (found.offset > 0 && found.sidecar?.url === url) return part.finalPath;
+  }
+  return undefined;
 }
 
 /**

@@ -74,6 +74,22 @@ describe('resume after a broken body', () => {
   });
 });
 
+describe('resume when the server names the file', () => {
+  it('finds the part by its URL and resumes with the first request of the next run', async () => {
+    t.server.setFile('/dl', { body: v1, headers: { 'content-disposition': 'attachment; filename="named.safetensors"' } });
+    t.server.script('/dl', { kind: 'reset-after', bytes: 150_000 });
+    const first = await runDownload({ url: t.server.url('/dl'), dest: { dir: t.dir } }, { policy: { retryDelaysMs: [] } });
+    expect(first.result.status).toBe('failed');
+    expect((await readdir(t.dir)).sort()).toEqual(['named.safetensors.part', 'named.safetensors.part.json']);
+    const second = await runDownload({ url: t.server.url('/dl'), dest: { dir: t.dir } });
+    expect(second.result).toMatchObject({ status: 'done', attempts: 1 });
+    const requests = t.server.requestsTo('/dl');
+    expect(requests).toHaveLength(2);
+    expect(resumedFrom(requests[1]?.headers.range)).toBeGreaterThan(0);
+    expect(await fileSha(join(t.dir, 'named.safetensors'))).toBe(sha256(v1));
+  });
+});
+
 describe('answers to a Range request', () => {
   it('starts over when the server ignores Range (200), never appending', async () => {
     t.server.script(path, { kind: 'reset-after', bytes: 100_000 }, { kind: 'ignore-range' });
@@ -174,11 +190,11 @@ describe('a part left by an earlier run', () => {
     expect(ranges()).toEqual(['bytes=1234-']);
   });
 
-  it('is resumed when the name comes from the response: one extra request, then a Range', async () => {
+  it('is found by its URL when no name is given, and resumed with the first request', async () => {
     await plantPart(v1.subarray(0, 1234), { version: 1, url: t.server.url(path), etag: etagOf(v1), total: v1.length });
     const { result } = await runDownload({ url: t.server.url(path), dest: { dir: t.dir } });
     expect(result.status).toBe('done');
-    expect(ranges()).toEqual([null, 'bytes=1234-']);
+    expect(ranges()).toEqual(['bytes=1234-']);
     expect(await fileSha(target())).toBe(sha256(v1));
   });
 
