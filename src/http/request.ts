@@ -31,11 +31,11 @@ export interface RequestOptions {
   /** How much of a body may wait unread before its request is dropped; default: the policy default. */
   readonly responseBufferBytes?: number;
   /**
-   * Return a redirect that leaves the origin instead of following it: a
-   * metadata probe wants the hub's own answer (its headers describe the file),
-   * not the CDN's.
+   * Return a redirect instead of following it when this says so: a metadata
+   * probe wants the answer whose headers describe the file (the hub's), not
+   * the CDN's. Redirects that leave the origin are always returned then too.
    */
-  readonly stopAtOtherOrigin?: boolean;
+  readonly stopAtRedirect?: (redirect: { readonly headers: HeaderMap; readonly next: URL }) => boolean;
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -82,7 +82,7 @@ export async function sendRequest(req: HttpRequest, opts: RequestOptions): Promi
       await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
       throw new DlrError('redirect', `redirect to an invalid URL from ${redactUrl(url)}`);
     }
-    if (opts.stopAtOtherOrigin && next.origin !== credentialOrigin) {
+    if (opts.stopAtRedirect && (next.origin !== credentialOrigin || opts.stopAtRedirect({ headers: res.headers, next }))) {
       return { ...res, url, redirects };
     }
     // The redirect's own body is never wanted; drain a little so the

@@ -83,7 +83,7 @@ export async function resolveHuggingFace(url: URL, ctx: SourceContext): Promise<
       const res = await sendRequest(
         // The same User-Agent as the GETs: the probe counts against the same limits.
         { url: fileUrl(ref.revision), method: 'HEAD', headers: { 'user-agent': USER_AGENT, ...headers, 'accept-encoding': 'identity' }, signal: ctx.signal },
-        { dispatcher: ctx.dispatcher, maxRedirects: ctx.policy.maxRedirects, idleTimeoutMs: ctx.policy.idleTimeoutMs, stopAtOtherOrigin: true },
+        { dispatcher: ctx.dispatcher, maxRedirects: ctx.policy.maxRedirects, idleTimeoutMs: ctx.policy.idleTimeoutMs, stopAtRedirect: carriesFileMetadata },
       );
       await res.body.dump().catch(() => undefined);
       const error = hubError(res.status, res.headers);
@@ -149,4 +149,15 @@ function hubError(status: number, headers: HeaderMap): DlrError | undefined {
     return new DlrError('auth-required', `Hugging Face: authentication required (${TOKEN_HINT}; a missing repository also answers 401)`, { status });
   }
   return errorForStatus(status, headers, message);
+}
+
+/**
+ * An LFS file's metadata lives on the hub's redirect to the CDN (WIRE.md
+ * 2.1: "for LFS files the metadata lives on the redirect response itself"),
+ * so the probe stops there even when the CDN shares the hub's origin (a
+ * mirror, a stand-in); relative hops without it (the 307 to resolve-cache)
+ * are followed.
+ */
+function carriesFileMetadata(redirect: { readonly headers: HeaderMap }): boolean {
+  return header(redirect.headers, 'x-linked-etag') !== undefined || header(redirect.headers, 'x-linked-size') !== undefined;
 }

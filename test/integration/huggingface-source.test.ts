@@ -176,3 +176,23 @@ describe('Hugging Face: what the hub and its CDN send, read as WIRE.md says', ()
     for (const r of hub.requests) expect(r.headers['user-agent']).toBe(USER_AGENT);
   });
 });
+
+describe('Hugging Face with the CDN on the hub\'s own origin (a mirror or a stand-in)', () => {
+  it('still reads the LFS metadata off the hub\'s redirect, and verifies and pins the file', async () => {
+    const single = await startFaultServer();
+    const target = await makeTempDir();
+    try {
+      const body = makeBytes(120_000, 73);
+      installHub(single, single, [{ repo: 'org/one', commit: COMMIT, files: [{ path: 'w.safetensors', body, lfs: true }] }], TOKEN);
+      const { result, resolved } = await fetchViaSource(`${single.origin}/org/one/resolve/main/w.safetensors`, { ...settings, hfEndpoint: single.origin }, target.path);
+      expect(result).toMatchObject({ status: 'done', verified: true });
+      expect(resolved?.version).toBe(COMMIT);
+      expect(resolved?.expect).toEqual({ sha256: sha256(body), size: body.length });
+      expect(await fileSha(join(target.path, 'w.safetensors'))).toBe(sha256(body));
+    } finally {
+      await single.close();
+      await target.cleanup();
+    }
+  });
+});
+
