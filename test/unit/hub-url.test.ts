@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseHubUrl } from '../../src/sources/huggingface.js';
+import { pickSource } from '../../src/sources/resolve-source.js';
 
 const parse = (path: string) => parseHubUrl(new URL(`https://huggingface.co${path}`));
 
@@ -34,4 +35,22 @@ describe('parseHubUrl', () => {
       expect((caught as Error).message).not.toContain('\n');
     },
   );
+});
+
+describe('pickSource', () => {
+  const shared = { civitaiBaseUrl: 'http://127.0.0.1:8000', hfEndpoint: 'http://127.0.0.1:8000' };
+  it('tells the two sites apart by path when they share one origin', () => {
+    expect(pickSource(new URL('http://127.0.0.1:8000/org/repo/resolve/main/w.safetensors'), shared)).toBe('huggingface');
+    expect(pickSource(new URL('http://127.0.0.1:8000/org/repo/blob/main/w.safetensors'), shared)).toBe('huggingface');
+    expect(pickSource(new URL('http://127.0.0.1:8000/api/download/models/5'), shared)).toBe('civitai');
+    expect(pickSource(new URL('http://127.0.0.1:8000/models/5?modelVersionId=6'), shared)).toBe('civitai');
+  });
+
+  it('goes by host or configured origin otherwise', () => {
+    const apart = { civitaiBaseUrl: 'http://127.0.0.1:8001', hfEndpoint: 'http://127.0.0.1:8002' };
+    expect(pickSource(new URL('https://civitai.com/models/5'), apart)).toBe('civitai');
+    expect(pickSource(new URL('https://huggingface.co/a/b/resolve/main/c'), apart)).toBe('huggingface');
+    expect(pickSource(new URL('http://127.0.0.1:8002/a/b/resolve/main/c'), apart)).toBe('huggingface');
+    expect(pickSource(new URL('http://127.0.0.1:8003/file.bin'), apart)).toBe('direct');
+  });
 });
