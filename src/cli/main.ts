@@ -36,6 +36,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A log reader that goes away (`| head`, a dead `logger`) must not take the
+  // batch with it: Node turns a write to a closed pipe into an 'error' event,
+  // fatal when nobody listens. The output is lost; the work, the summary and
+  // the failures CSV are not.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
   const io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal };
   try {
     return await run(argv, io);

@@ -25,7 +25,9 @@ export async function appendHistory(path: string, row: NewHistoryRow): Promise<v
       () => -1,
     );
     // Fields go in the file's own column order (a history may have them reordered or carry extra columns).
-    const columns = size > 0 ? await readHeader(path) : [...HISTORY_COLUMNS];
+    // And in its own line ending: a CRLF history (Python's csv module writes
+    // one) with LF rows appended reads back as rows run together.
+    const { columns, eol } = size > 0 ? await readHeader(path) : { columns: [...HISTORY_COLUMNS], eol: '\n' };
     const values: Record<string, string> = {
       timestamp: formatTimestamp(row.timestamp),
       model_type: row.modelType,
@@ -35,9 +37,9 @@ export async function appendHistory(path: string, row: NewHistoryRow): Promise<v
     const handle = await open(path, 'a');
     try {
       let prefix = '';
-      if (size <= 0) prefix = `${HISTORY_COLUMNS.join(',')}\n`;
-      else if (!(await endsWithNewline(path, size))) prefix = '\n';
-      const line = stringify([columns.map((c) => values[c] ?? '')], { escape_formulas: true });
+      if (size <= 0) prefix = `${HISTORY_COLUMNS.join(',')}${eol}`;
+      else if (!(await endsWithNewline(path, size))) prefix = eol;
+      const line = stringify([columns.map((c) => values[c] ?? '')], { escape_formulas: true, record_delimiter: eol });
       await handle.write(prefix + line);
       await handle.sync();
     } finally {
@@ -48,13 +50,15 @@ export async function appendHistory(path: string, row: NewHistoryRow): Promise<v
   }
 }
 
-async function readHeader(path: string): Promise<string[]> {
+async function readHeader(path: string): Promise<{ columns: string[]; eol: '\n' | '\r\n' }> {
   const handle = await open(path, 'r');
   try {
     const { buffer, bytesRead } = await handle.read(Buffer.alloc(64 * 1024), 0, 64 * 1024, 0);
-    const firstLine = buffer.subarray(0, bytesRead).toString('utf8').replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0] ?? '';
+    const text = buffer.subarray(0, bytesRead).toString('utf8').replace(/^\uFEFF/, '');
+    const firstLine = text.split(/\r?\n/, 1)[0] ?? '';
     const [names] = parse(firstLine) as string[][];
-    return (names ?? []).map((n) => n.trim().toLowerCase());
+    const eol = text.charAt(firstLine.length) === '\r' ? '\r\n' : '\n';
+    return { columns: (names ?? []).map((n) => n.trim().toLowerCase()), eol };
   } finally {
     await handle.close();
   }

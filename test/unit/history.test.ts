@@ -170,6 +170,20 @@ describe('appendHistory', () => {
     expect((await readHistory(path)).rows.map((r) => r.filename)).toEqual(['a.bin', 'b.bin']);
   });
 
+  it.each([
+    ['ending in CRLF', '\r\n'],
+    ['without a final CRLF', ''],
+  ])("appends to a CRLF history %s in CRLF, so every row reads back", async (_label, tail) => {
+    const path = join(dir.path, 'h.csv');
+    await writeFile(path, `\uFEFFtimestamp,model_type,url,filename\r\nt,lora,https://h/a,a.bin${tail}`);
+    await appendHistory(path, { timestamp: new Date(2024, 0, 2, 3, 4, 5), modelType: 'lora', url: 'https://h/b', filename: 'b.bin' });
+    await appendHistory(path, { timestamp: new Date(2024, 0, 2, 3, 4, 6), modelType: 'embedding', url: 'https://h/c', filename: 'c.pt' });
+    const text = await readFile(path, 'utf8');
+    expect(text.replace(/\r\n/g, '')).not.toContain('\n');
+    expect(text.endsWith('c.pt\r\n')).toBe(true);
+    expect((await readHistory(path)).rows.map((r) => r.filename)).toEqual(['a.bin', 'b.bin', 'c.pt']);
+  });
+
   it('adds the missing newline before appending to a file that lacks one', async () => {
     const path = join(dir.path, 'h.csv');
     await writeFile(path, 'timestamp,model_type,url,filename\nt,lora,https://h/a,a.bin');
