@@ -337,3 +337,25 @@ describe('dlr history and dlr download --type', () => {
     expect(await readFile(w.historyPath, 'utf8')).toBe(history);
   });
 });
+
+describe('reports of a run with nothing to do', () => {
+  it('removes last night\'s failures CSV and writes an all-zero summary', async () => {
+    w.server.script('/2', { kind: 'status', status: 404 });
+    const night1 = await dlr(['redownload', 'all', '--summary-json', 's.json']);
+    expect(night1.code).toBe(1);
+    expect(await readFile(join(w.root, 'failures.csv'), 'utf8')).toContain('not-found');
+    await writeFile(w.historyPath, 'timestamp,model_type,url,filename\n');
+    const night2 = await dlr(['redownload', 'all', '--summary-json', 's.json']);
+    expect(night2.code).toBe(0);
+    await expect(stat(join(w.root, 'failures.csv'))).rejects.toThrow();
+    expect(JSON.parse(await readFile(join(w.root, 's.json'), 'utf8'))).toMatchObject({ total: 0, failed: 0, failuresCsv: null });
+  });
+
+  it('refuses a report path it cannot write before downloading anything', async () => {
+    const run = await dlr(['redownload', 'all', '--summary-json', join(w.root, 'no-such-dir', 's.json')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim()).toMatch(/--summary-json: cannot write in .*no-such-dir$/);
+    expect(w.server.requests).toHaveLength(0);
+  });
+});
+

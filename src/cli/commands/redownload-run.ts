@@ -1,4 +1,5 @@
-import { writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { freeSpaceWarning } from '../../batch/disk-space.js';
@@ -6,7 +7,7 @@ import { writeFailuresCsv } from '../../batch/failures-csv.js';
 import { runBatch } from '../../batch/run-batch.js';
 import { acquireRunLock, isProcessAlive, releaseOnExit } from '../../batch/run-lock.js';
 import { summarize } from '../../batch/summary.js';
-import type { BatchEvent } from '../../batch/types.js';
+import type { BatchEvent, BatchOutcome } from '../../batch/types.js';
 import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, toDlrError } from '../../errors.js';
 import { redactUrl } from '../../http/credentials.js';
 import { createDispatcher } from '../../http/dispatcher.js';
@@ -38,6 +39,8 @@ export async function runRedownload(target: string, flags: RedownloadFlags, io: 
   const summaryPath = flags.summaryJson === undefined ? undefined : resolve(flags.summaryJson);
   for (const [flag, path] of [['--failures', failuresPath], ['--summary-json', summaryPath]] as const) {
     if (path === ctx.historyPath) throw new UsageError(`${flag} must not be the history file ${ctx.historyPath}`);
+    // Found now, not after hours of downloads: the reports are written beside them by temp file + rename.
+    if (path !== undefined && !(await canWriteIn(dirname(path)))) throw new UsageError(`${flag}: cannot write in ${dirname(path)}`);
   }
   const reporter = await chooseReporter(io.stderr, io.env, flags.quiet ?? false);
   for (const row of invalid) reporter.warn(`history ${ctx.historyPath} ${row.error.message}; it will be listed as failed (invalid-row)`);
@@ -49,6 +52,8 @@ export async function runRedownload(target: string, flags: RedownloadFlags, io: 
   }
   if (entries.length === 0 && invalid.length === 0) {
     reporter.info(`nothing to do: ${ctx.historyPath} lists no downloads`);
+    // Last night's failures and summary must not outlive a run that had none.
+    await writeReports(reporter, { items: [], interrupted: false, startedAt: new Date(), elapsedMs: 0 }, failuresPath, summaryPath);
     return EXIT_OK;
   }
   if (!(await confirm(entries.length, force, flags.yes ?? false, io.signal))) {
@@ -78,23 +83,7 @@ export async function runRedownload(target: string, flags: RedownloadFlags, io: 
     });
     const summary = summarize(outcome);
     for (const line of summaryLines(summary)) reporter.notice(line);
-    // Hours of work are summarized before anything else can fail; a write error is a warning, not a lost run.
-    let failuresCsv: string | null = null;
-    if (failuresPath !== undefined) {
-      try {
-        if ((await writeFailuresCsv(failuresPath, outcome.items)) > 0) failuresCsv = failuresPath;
-      } catch (error) {
-        reporter.warn(toDlrError(error).message);
-      }
-    }
-    if (failuresCsv) reporter.notice(`failures: ${failuresCsv} (retry them with: dlr redownload all --history ${failuresCsv})`);
-    if (summaryPath !== undefined) {
-      try {
-        await writeSummaryJson(summaryPath, { ...summary, failuresCsv });
-      } catch (error) {
-        reporter.warn(toDlrError(error).message);
-      }
-    }
+    await writeReports(reporter, outcome, failuresPath, summaryPath);
     try {
       await updateHashCache(hashCachePathFor(ctx.historyPath), outcome.resolved ?? []);
     } catch (error) {
@@ -106,6 +95,30 @@ export async function runRedownload(target: string, flags: RedownloadFlags, io: 
     reporter.close();
     await dispatcher.close().catch(() => undefined);
     await lock.release();
+  }
+}
+
+/**
+ * The failures CSV (removed when nothing failed) and the summary JSON.
+ * Hours of work are summarized before anything else can fail; a write error
+ * is a warning naming the file, not a lost run.
+ */
+async function writeReports(reporter: Reporter, outcome: BatchOutcome, failuresPath: string | undefined, summaryPath: string | undefined): Promise<void> {
+  let failuresCsv: string | null = null;
+  if (failuresPath !== undefined) {
+    try {
+      if ((await writeFailuresCsv(failuresPath, outcome.items)) > 0) failuresCsv = failuresPath;
+    } catch (error) {
+      reporter.warn(`cannot write the failures CSV ${failuresPath}: ${toDlrError(error).message}`);
+    }
+  }
+  if (failuresCsv) reporter.notice(`failures: ${failuresCsv} (retry them with: dlr redownload all --history ${failuresCsv})`);
+  if (summaryPath !== undefined) {
+    try {
+      await writeSummaryJson(summaryPath, { ...summarize(outcome), failuresCsv });
+    } catch (error) {
+      reporter.warn(`cannot write the summary JSON ${summaryPath}: ${toDlrError(error).message}`);
+    }
   }
 }
 
@@ -163,3 +176,13 @@ async function writeSummaryJson(path: string, data: object): Promise<void> {
     throw toDlrError(error, { path });
   }
 }
+
+async function canWriteIn(dir: string): Promise<boolean> {
+  try {
+    await access(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
