@@ -198,7 +198,8 @@ function refusalFor(
   if (holder.host !== hostname()) {
     return `another dlr run (pid ${holder.pid} on host ${holder.host}) holds ${lockPath}; try again later, or delete the file if that run is gone`;
   }
-  const alive = holder.pid === pid ? heldHere.get(lockPath) === pid : isAlive(holder.pid);
+  const alive =
+    holder.pid === pid ? heldHere.get(lockPath) === pid : isAlive(holder.pid) && !startedAfter(holder.pid, seen.mtimeMs);
   return alive ? `another dlr run (pid ${holder.pid}) holds ${lockPath}; try again later` : undefined;
 }
 
@@ -382,6 +383,38 @@ async function releaseOne(lockPath: string, pid: number): Promise<void> {
     }
   }
   if (heldHere.get(lockPath) === pid) heldHere.delete(lockPath);
+}
+
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat start times; 100 on every mainstream architecture. */
+const CLOCK_TICKS_PER_SEC = 100;
+/**
+ * Start times are ticks since a boot time that moves when the wall clock is
+ * stepped (a VM resumed, an NTP jump), while the lock's mtime does not: the
+ * margin keeps a clock step from making a live run look younger than its lock.
+ * Reused pids are younger by far more (a reboot).
+ */
+const START_TIME_SLACK_MS = 60_000;
+
+/**
+ * Whether `pid` is a process that started after the lock was written, so it
+ * cannot be the run that wrote it: after a reboot or a long uptime, a dead
+ * run's pid is often someone else's (pid 1 after a power cut), and trusting
+ * `kill(pid, 0)` alone would refuse every nightly run until someone deleted
+ * the lock by hand. False when /proc cannot tell (not Linux): then the pid
+ * check stands alone.
+ */
+export function startedAfter(pid: number, lockWrittenMs: number): boolean {
+  try {
+    const bootSec = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22; the command name (field 2) may hold spaces and parentheses, so count after its last ')'.
+    const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    if (!Number.isFinite(bootSec) || !Number.isFinite(startTicks)) return false;
+    const startedMs = bootSec * 1000 + (startTicks / CLOCK_TICKS_PER_SEC) * 1000;
+    return startedMs > lockWrittenMs + START_TIME_SLACK_MS;
+  } catch {
+    return false;
+  }
 }
 
 export function isProcessAlive(pid: number): boolean {

@@ -114,6 +114,20 @@ describe('acquireRunLock', () => {
     }
   });
 
+  it.skipIf(process.platform !== 'linux')('takes over a lock whose pid now belongs to a process started after the lock was written', async () => {
+    // After a reboot a dead run's pid is someone else's: here a live child, younger than the lock.
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
+    try {
+      const lockPath = await writeHolder(root, { pid: child.pid, host: hostname(), started: '2020-01-01T00:00:00.000Z' });
+      const hourAgo = new Date(Date.now() - 3_600_000);
+      await utimes(lockPath, hourAgo, hourAgo);
+      await acquire([root]);
+      expect(await holderPid(lockPath)).toBe(process.pid);
+    } finally {
+      child.kill();
+    }
+  });
+
   it('asks the injected liveness check about the holder', async () => {
     await writeHolder(root, { pid: 999_999, host: hostname() });
     const asked: number[] = [];
