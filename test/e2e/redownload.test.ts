@@ -359,3 +359,19 @@ describe('reports of a run with nothing to do', () => {
   });
 });
 
+describe('two rows that name the same file', () => {
+  it('fetches the first and fails the second as invalid-row, instead of skipping it as present', async () => {
+    await w.writeHistory([
+      ['lora', '/1', 'same.safetensors'],
+      ['lora', '/4', 'same.safetensors'],
+    ]);
+    const run = await dlr(['redownload', 'all']);
+    expect(run.code).toBe(1);
+    expect(await fileSha(join(w.dirOf('lora'), 'same.safetensors'))).toBe(sha256(lora1));
+    expect(bodyRequests()).toEqual(['/1']);
+    const failures = await readFile(join(w.root, 'failures.csv'), 'utf8');
+    expect(failures).toContain(`${w.server.url('/4')},same.safetensors,invalid-row,`);
+    expect(run.stderr).toMatch(/also the file of line 2/);
+  });
+});
+

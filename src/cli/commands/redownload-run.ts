@@ -12,7 +12,7 @@ import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, toDlrErro
 import { redactUrl } from '../../http/credentials.js';
 import { createDispatcher } from '../../http/dispatcher.js';
 import { hashCachePathFor, updateHashCache } from '../../history/hash-cache.js';
-import { planDownloads, urlKey } from '../../history/plan.js';
+import { planDownloads, splitPathCollisions, urlKey } from '../../history/plan.js';
 import { readHistory, type InvalidRow } from '../../history/read-history.js';
 import { resolveSource } from '../../sources/resolve-source.js';
 import { removeOrphans } from '../../util/fs.js';
@@ -27,8 +27,9 @@ import type { RedownloadFlags } from './redownload.js';
 export async function runRedownload(target: string, flags: RedownloadFlags, io: CliIo): Promise<number> {
   const ctx = await loadRunContext(flags, io);
   const history = await readHistory(ctx.historyPath);
-  let entries = planDownloads(history.rows, ctx.dirFor);
-  let invalid: readonly InvalidRow[] = history.invalid;
+  const planned = splitPathCollisions(planDownloads(history.rows, ctx.dirFor));
+  let entries = planned.entries;
+  let invalid: readonly InvalidRow[] = [...history.invalid, ...planned.collisions];
   if (target !== 'all') {
     const wanted = urlKey(target);
     entries = entries.filter((e) => urlKey(e.url) === wanted);
