@@ -1,3 +1,4 @@
+import type { RetryBudget } from '../policy/with-retries.js';
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { DlrError, toDlrError, type ErrorCode } from '../errors.js';
@@ -24,7 +25,11 @@ export interface BatchOptions {
   /** Replace existing files (the old one stays until the new one is complete). */
   readonly force: boolean;
   /** Turns a history URL into what to fetch (Civitai/Hugging Face APIs); a failure fails just that file. */
-  readonly resolve: (url: string, onRetry: (info: { retry: number; delayMs: number; code: string; message: string }) => void) => Promise<ResolvedFile>;
+  readonly resolve: (
+    url: string,
+    onRetry: (info: { retry: number; delayMs: number; code: string; message: string }) => void,
+    retryBudget: RetryBudget,
+  ) => Promise<ResolvedFile>;
   readonly signal?: AbortSignal;
   readonly onEvent?: (event: BatchEvent) => void;
 }
@@ -57,6 +62,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
     emit({ type: 'item-start', index, total, entry });
     const started = performance.now();
     let resolved: ResolvedFile;
+    const budget: RetryBudget = { spent: 0 };
     try {
       // Skip before asking any API: an existing file costs no request at all.
       if (!options.force && entry.path !== undefined && (await pathExists(entry.path))) {
@@ -65,14 +71,16 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
         emit({ type: 'item-end', index, total, item });
         continue;
       }
-      resolved = await options.resolve(entry.url, (info) =>
-        emit({ type: 'item-progress', index, total, event: { type: 'retry', ...info, code: info.code as ErrorCode } }),
+      resolved = await options.resolve(
+        entry.url,
+        (info) => emit({ type: 'item-progress', index, total, event: { type: 'retry', ...info, code: info.code as ErrorCode } }),
+        budget,
       );
     } catch (caught) {
       const error = options.signal?.aborted ? new DlrError('interrupted', 'interrupted') : toDlrError(caught);
       const item: BatchItem = {
         subject: entry,
-        result: { ...notAttempted(entry.url, { code: error.code, message: error.message }), durationMs: performance.now() - started },
+        result: { ...notAttempted(entry.url, { code: error.code, message: error.message }), retries: budget.spent, durationMs: performance.now() - started },
         finishedAt: new Date(),
       };
       items.push(item);
@@ -94,6 +102,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
         policy: options.policy,
         dispatcher: options.dispatcher,
         signal: options.signal,
+        retriesSpent: budget.spent,
         onEvent: (event) => emit({ type: 'item-progress', index, total, event }),
       },
     );

@@ -29,7 +29,7 @@ export async function download(request: DownloadRequest, context: DownloadContex
   const ownDispatcher = context.dispatcher === undefined ? createDispatcher(context.policy) : undefined;
   const dispatcher = context.dispatcher ?? ownDispatcher!;
   let attempts = 0;
-  let retries = 0;
+  let retries = context.retriesSpent ?? 0;
   let file: FileState | undefined;
   const result = <T extends object>(extra: T) => ({
     url: redactUrl(request.url),

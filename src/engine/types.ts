@@ -52,6 +52,11 @@ export interface DownloadContext {
   readonly dispatcher?: Dispatcher;
   readonly signal?: AbortSignal;
   readonly onEvent?: (event: DownloadEvent) => void;
+  /**
+   * Retries already spent on this file before the download (API lookups, the
+   * Hub probe): they count against the same retry_delays and in the result.
+   */
+  readonly retriesSpent?: number;
 }
 
 /** What the engine reports while it works; a reporter renders these, the engine never prints. */

@@ -134,7 +134,7 @@ async function getApi(url: URL, headers: Record<string, string>, ctx: SourceCont
       }
       return answer.json;
     },
-    { policy: ctx.policy, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.onRetry ? { onRetry: ctx.onRetry } : {}) },
+    { policy: ctx.policy, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.onRetry ? { onRetry: ctx.onRetry } : {}), ...(ctx.retryBudget ? { budget: ctx.retryBudget } : {}) },
   );
 }
 

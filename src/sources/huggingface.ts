@@ -90,7 +90,7 @@ export async function resolveHuggingFace(url: URL, ctx: SourceContext): Promise<
       if (error) throw error;
       return res;
     },
-    { policy: ctx.policy, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.onRetry ? { onRetry: ctx.onRetry } : {}) },
+    { policy: ctx.policy, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.onRetry ? { onRetry: ctx.onRetry } : {}), ...(ctx.retryBudget ? { budget: ctx.retryBudget } : {}) },
   );
 
   const commit = header(probe.headers, 'x-repo-commit');

@@ -1,3 +1,4 @@
+import type { RetryBudget } from '../policy/with-retries.js';
 import type { Dispatcher } from 'undici';
 import type { DlrError } from '../errors.js';
 import type { ExpectedFile, InspectedResponse } from '../engine/types.js';
@@ -22,6 +23,8 @@ export interface SourceContext {
   readonly signal?: AbortSignal;
   /** Metadata requests wait and retry under the same policy; this reports the waits. */
   readonly onRetry?: (info: { retry: number; delayMs: number; code: string; message: string }) => void;
+  /** The file's retry budget, shared with its download (see RetryBudget). */
+  readonly retryBudget?: RetryBudget;
 }
 
 /**

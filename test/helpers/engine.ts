@@ -15,6 +15,7 @@ export interface RunOptions {
   readonly signal?: AbortSignal;
   readonly dispatcher?: Dispatcher;
   readonly onEvent?: (event: DownloadEvent) => void;
+  readonly retriesSpent?: number;
 }
 
 /** Runs the real engine with a fast policy, collecting its events. */
@@ -29,6 +30,7 @@ export async function runDownload(
       policy: fastPolicy(options.policy),
       dispatcher,
       signal: options.signal,
+      retriesSpent: options.retriesSpent,
       onEvent: (e) => {
         events.push(e);
         options.onEvent?.(e);
@@ -55,8 +57,10 @@ export async function fetchViaSource(
   const dispatcher = options.dispatcher ?? createDispatcher(policy);
   try {
     let resolved: ResolvedFile;
+    // One retry budget for the lookups and the download, as the CLI does.
+    const retryBudget = { spent: 0 };
     try {
-      resolved = await resolveSource(url, { settings, policy, dispatcher });
+      resolved = await resolveSource(url, { settings, policy, dispatcher, retryBudget });
     } catch (error) {
       return { result: undefined as never, events: [], error: toDlrError(error) };
     }
@@ -69,7 +73,7 @@ export async function fetchViaSource(
         ...(resolved.expect ? { expect: resolved.expect } : {}),
         ...(resolved.inspect ? { inspect: resolved.inspect } : {}),
       },
-      { ...options, dispatcher },
+      { ...options, dispatcher, retriesSpent: retryBudget.spent },
     );
     return { result, events, resolved };
   } finally {

@@ -177,6 +177,26 @@ describe('Hugging Face: what the hub and its CDN send, read as WIRE.md says', ()
   });
 });
 
+describe('one retry budget per file', () => {
+  it('counts the probe\'s retries against the same retry_delays as the download\'s', async () => {
+    const throttled = { kind: 'status', status: 429 } as const;
+    hub.script(`/${REPO}/resolve/main/tokenizer.json`, throttled, throttled);
+    hub.script(`/${REPO}/resolve/${COMMIT}/tokenizer.json`, throttled, throttled);
+    const { result, events } = await fetchViaSource(resolveUrl('tokenizer.json'), settings, dir.path, { policy: { retryDelaysMs: [1, 1, 1] } });
+    expect(result).toMatchObject({ status: 'failed', retries: 3, error: { code: 'rate-limited' } });
+    expect(result.status === 'failed' && result.error.message).toMatch(/gave up after 3 retries/);
+    // Two retries in the probe, then one for the GET: the list of three delays, once.
+    expect(events.filter((e) => e.type === 'retry').map((e) => e.type === 'retry' && e.retry)).toEqual([3]);
+    expect(hub.requests.filter((r) => r.path.includes('tokenizer.json'))).toHaveLength(5);
+  });
+
+  it('leaves the download the rest of the budget when the probe needed retries', async () => {
+    hub.script(`/${REPO}/resolve/main/tokenizer.json`, { kind: 'status', status: 503 });
+    const { result } = await fetchViaSource(resolveUrl('tokenizer.json'), settings, dir.path, { policy: { retryDelaysMs: [1, 1, 1] } });
+    expect(result).toMatchObject({ status: 'done', retries: 1, verified: true });
+  });
+});
+
 describe('Hugging Face with the CDN on the hub\'s own origin (a mirror or a stand-in)', () => {
   it('still reads the LFS metadata off the hub\'s redirect, and verifies and pins the file', async () => {
     const single = await startFaultServer();

@@ -6,6 +6,7 @@ import { acquireRunLock, releaseOnExit, type RunLock } from '../../batch/run-loc
 import { appendHistory } from '../../history/append-history.js';
 import { hashCachePathFor, updateHashCache } from '../../history/hash-cache.js';
 import { redactUrl, stripUrlCredentials } from '../../http/credentials.js';
+import type { RetryBudget } from '../../policy/with-retries.js';
 import { resolveSource } from '../../sources/resolve-source.js';
 import type { ResolvedFile } from '../../sources/types.js';
 import { normalizeModelType } from '../../history/model-type.js';
@@ -40,8 +41,10 @@ export async function runDownload(url: string, flags: DownloadFlags, io: CliIo):
   try {
     reporter.begin(url);
     let resolved: ResolvedFile;
+    const retryBudget: RetryBudget = { spent: 0 };
     try {
       resolved = await resolveSource(url, {
+        retryBudget,
         settings: ctx.sources,
         policy: ctx.policy,
         dispatcher,
@@ -79,7 +82,7 @@ export async function runDownload(url: string, flags: DownloadFlags, io: CliIo):
         ...(resolved.expect ? { expect: resolved.expect } : {}),
         ...(resolved.inspect ? { inspect: resolved.inspect } : {}),
       },
-      { policy: ctx.policy, dispatcher, signal: io.signal, onEvent: (e) => reporter.event(e) },
+      { policy: ctx.policy, dispatcher, signal: io.signal, retriesSpent: retryBudget.spent, onEvent: (e) => reporter.event(e) },
     );
     reporter.end(result);
     if (result.status === 'failed') {

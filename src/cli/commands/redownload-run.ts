@@ -79,7 +79,7 @@ export async function runRedownload(target: string, flags: RedownloadFlags, io: 
       pauseBetweenMs: ctx.pauseBetweenMs,
       force,
       signal: io.signal,
-      resolve: (url, onRetry) => resolveSource(url, { settings: ctx.sources, policy: ctx.policy, dispatcher, signal: io.signal, onRetry }),
+      resolve: (url, onRetry, retryBudget) => resolveSource(url, { settings: ctx.sources, policy: ctx.policy, dispatcher, signal: io.signal, onRetry, retryBudget }),
       onEvent: (event) => render(reporter, event),
     });
     const summary = summarize(outcome);
