@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../errors.js';
+import { normalizeModelType } from '../history/model-type.js';
 import type { BatchOutcome } from './types.js';
 
 /** The run in numbers: what the seed plan prints, plus bytes, time and failures by code. */
@@ -13,11 +14,26 @@ export interface BatchSummary {
   readonly retries: { readonly total: number; readonly successful: number };
   /** success / (total − skipped); null when nothing was attempted. */
   readonly successRate: number | null;
+  /**
+   * The same counts per model type (invalid rows under their written type),
+   * so the seed's bar — checkpoints >= 95 %, the whole batch >= 90 % — can be
+   * read off a nightly run.
+   */
+  readonly byType: Readonly<Record<string, TypeCounts>>;
   readonly bytes: number;
   readonly elapsedMs: number;
   readonly failuresByCode: Readonly<Partial<Record<ErrorCode, number>>>;
   readonly interrupted: boolean;
   readonly startedAt: string;
+}
+
+export interface TypeCounts {
+  readonly total: number;
+  readonly success: number;
+  readonly skipped: number;
+  readonly failed: number;
+  /** success / (total − skipped); null when nothing of the type was attempted. */
+  readonly successRate: number | null;
 }
 
 export function summarize(outcome: BatchOutcome): BatchSummary {
@@ -29,7 +45,15 @@ export function summarize(outcome: BatchOutcome): BatchSummary {
   let successfulRetries = 0;
   let bytes = 0;
   const failuresByCode: Partial<Record<ErrorCode, number>> = {};
-  for (const { result } of outcome.items) {
+  const perType = new Map<string, { total: number; success: number; skipped: number; failed: number }>();
+  for (const { subject, result } of outcome.items) {
+    const key = subject.type ?? (normalizeModelType(subject.modelType) || 'unknown');
+    const counts = perType.get(key) ?? { total: 0, success: 0, skipped: 0, failed: 0 };
+    perType.set(key, counts);
+    counts.total++;
+    if (result.status === 'done') counts.success++;
+    else if (result.status === 'skipped') counts.skipped++;
+    else counts.failed++;
     retries += result.retries;
     bytes += result.bytesFetched;
     if (result.status === 'done') {
@@ -53,6 +77,9 @@ export function summarize(outcome: BatchOutcome): BatchSummary {
     failed,
     retries: { total: retries, successful: successfulRetries },
     successRate: attempted > 0 ? success / attempted : null,
+    byType: Object.fromEntries(
+      [...perType].map(([type, c]) => [type, { ...c, successRate: c.total - c.skipped > 0 ? c.success / (c.total - c.skipped) : null }]),
+    ),
     bytes,
     elapsedMs: outcome.elapsedMs,
     failuresByCode,

@@ -41,6 +41,26 @@ describe('summarize', () => {
     expect(summary.successRate).toBeCloseTo(2 / 3);
   });
 
+  it('gives the counts and rate per model type, for the seed\'s checkpoint >= 95 % bar', () => {
+    const typed = (type: string, result: DownloadResult): BatchItem => ({ ...item(result), subject: { ...item(result).subject, type } });
+    const summary = summarize({
+      items: [
+        typed('checkpoint', { ...base, status: 'done', size: 1, verified: true }),
+        typed('checkpoint', { ...base, status: 'failed', error: { code: 'network', message: 'x' } }),
+        typed('checkpoint', { ...base, status: 'skipped', reason: 'exists' }),
+        typed('lora', { ...base, status: 'skipped', reason: 'exists' }),
+        item({ ...base, status: 'failed', error: { code: 'invalid-row', message: 'x' } }),
+      ],
+      interrupted: false,
+      startedAt: new Date(),
+      elapsedMs: 0,
+    });
+    expect(summary.byType).toEqual({
+      checkpoint: { total: 3, success: 1, skipped: 1, failed: 1, successRate: 0.5 },
+      lora: { total: 2, success: 0, skipped: 1, failed: 1, successRate: 0 },
+    });
+  });
+
   it('has no rate (not a division by zero) when everything was skipped', () => {
     const summary = summarize({ items: [item({ ...base, status: 'skipped', reason: 'exists' })], interrupted: false, startedAt: new Date(), elapsedMs: 0 });
     expect(summary.successRate).toBeNull();

@@ -14,7 +14,15 @@ export function summaryLines(summary: BatchSummary): string[] {
     `  failed    ${summary.failed}${codes ? ` (${codes})` : ''}`,
     `  retries   ${summary.retries.total} (files recovered by a retry: ${summary.retries.successful})`,
     `  total     ${summary.total}`,
-    `  success rate ${rate} of the files not skipped`,
+    `  success rate ${rate} of the files not skipped${byTypeText(summary)}`,
     `  fetched   ${formatBytes(summary.bytes)} in ${formatDuration(summary.elapsedMs)}`,
   ];
+}
+
+/** ` (checkpoint 96.0%, lora 100.0%)`: only types with something attempted. */
+function byTypeText(summary: BatchSummary): string {
+  const parts = Object.entries(summary.byType)
+    .filter(([, c]) => c.successRate !== null)
+    .map(([type, c]) => `${type} ${((c.successRate ?? 0) * 100).toFixed(1)}%`);
+  return parts.length > 0 ? ` (${parts.join(', ')})` : '';
 }
