@@ -47,8 +47,9 @@ export async function findPartFor(dir: string, url: string): Promise<string | un
   for (const name of names) {
     if (!name.endsWith(SIDECAR_SUFFIX) || name === SIDECAR_SUFFIX) continue;
     const part = new PartFile(join(dir, name.slice(0, -SIDECAR_SUFFIX.length)));
-    const found = await part.inspect();
-    if (found.offset > 0 && found.sidecar?.url === url) return part.finalPath;
+    // Other downloads' parts are only read about, never inspected (inspect may remove a planted link).
+    if ((await part.readSidecar())?.url !== url) continue;
+    if ((await part.inspect()).offset > 0) return part.finalPath;
   }
   return undefined;
 }
@@ -81,10 +82,11 @@ export class PartFile {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw toDlrError(error, { path: this.partPath });
     }
-    return { offset, sidecar: await this.#readSidecar() };
+    return { offset, sidecar: await this.readSidecar() };
   }
 
-  async #readSidecar(): Promise<Sidecar | undefined> {
+  /** The sidecar, if it is a readable, current-version one. */
+  async readSidecar(): Promise<Sidecar | undefined> {
     let text: string;
     try {
       const st = await lstat(this.sidecarPath);

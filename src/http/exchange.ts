@@ -27,8 +27,8 @@ export interface ExchangeResponse {
 export function exchange(dispatcher: Dispatcher, req: ExchangeRequest): Promise<ExchangeResponse> {
   return new Promise((resolve, reject) => {
     let controller: Dispatcher.DispatchController | undefined;
+    // Set once the head arrived: from then on failures go to the body, not the promise.
     let body: ResponseBody | undefined;
-    let settled = false;
     const onAbort = () => controller?.abort(req.signal?.reason);
     const stopListening = () => req.signal?.removeEventListener('abort', onAbort);
     const handler: Dispatcher.DispatchHandler = {
@@ -39,7 +39,6 @@ export function exchange(dispatcher: Dispatcher, req: ExchangeRequest): Promise<
       onResponseStart(ctrl, statusCode, headers) {
         body = new ResponseBody((reason) => ctrl.abort(reason), req.maxBufferedBytes);
         body.once('close', stopListening);
-        settled = true;
         resolve({ status: statusCode, headers: headers as HeaderMap, body });
       },
       onResponseData(_ctrl, chunk) {
@@ -53,8 +52,7 @@ export function exchange(dispatcher: Dispatcher, req: ExchangeRequest): Promise<
           // Our own abort (signal, dropped body) stops at once; a network failure keeps what arrived.
           if (controller?.aborted) body.destroy(error);
           else body.fail(error);
-        } else if (!settled) {
-          settled = true;
+        } else {
           stopListening();
           reject(error);
         }
