@@ -20,6 +20,10 @@ export type ErrorCode =
   | 'network'
   /** Connect, header or idle-body timeout. */
   | 'timeout'
+  /** TLS failed: certificate not trusted, expired or for another name, or the server does not speak TLS. */
+  | 'tls'
+  /** The proxy cannot be reached, refused the request (403) or wants credentials (407). */
+  | 'proxy'
   /** Too many redirects, a redirect loop, or a redirect to a non-http(s) URL. */
   | 'redirect'
   /** The server answered something that cannot be the file (bad Content-Range, HTML instead of a model). */
@@ -99,7 +103,14 @@ export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 /** EX_TEMPFAIL from sysexits.h: "try again later". */
 export const EXIT_LOCKED = 75;
+/** Stopped by a signal: 128 + its number, as shells and supervisors expect (SIGINT 130, SIGTERM 143). */
 export const EXIT_INTERRUPTED = 130;
+export const EXIT_TERMINATED = 143;
+
+/** The exit code for a run a signal stopped; anything but SIGTERM counts as Ctrl-C. */
+export function exitCodeForSignal(signal: NodeJS.Signals | undefined): number {
+  return signal === 'SIGTERM' ? EXIT_TERMINATED : EXIT_INTERRUPTED;
+}
 
 /** The exit code for an error that ends the whole command. */
 export function exitCodeFor(error: unknown): number {
@@ -147,10 +158,23 @@ export function toDlrError(error: unknown, context: { path?: string } = {}): Dlr
   if (error instanceof DlrError) return error;
   const errno = errnoOf(error);
   const message = error instanceof Error ? error.message : String(error);
+  if (errno === 'UND_ERR_ABORTED') {
+    // undici aborting on its own (a proxy refusing the tunnel is reported so):
+    // only a signal the user sent is `interrupted`.
+    return new DlrError('network', message, { cause: error, detail: errno });
+  }
   if ((error as { name?: string } | null)?.name === 'AbortError' || errno === 'ABORT_ERR') {
     return new DlrError('interrupted', 'interrupted', { cause: error });
   }
+  const tls = tlsError(errno, error);
+  if (tls !== undefined) return tls;
   switch (errno) {
+    case 'UND_ERR_HEADERS_OVERFLOW':
+      // Retrying cannot make a server's headers shorter.
+      return new DlrError('invalid-response', `the response headers are larger than dlr accepts (${MAX_HEADER_KIB} KiB, as curl)`, {
+        cause: error,
+        detail: errno,
+      });
     case 'UND_ERR_CONNECT_TIMEOUT':
       return new DlrError('timeout', 'connect timeout', { cause: error, detail: errno });
     case 'UND_ERR_HEADERS_TIMEOUT':
@@ -193,4 +217,50 @@ export function toDlrError(error: unknown, context: { path?: string } = {}): Dlr
     return new DlrError('network', 'connection closed before the body was complete', { cause: error, detail: errno });
   }
   return new DlrError('internal', message, { cause: error });
+}
+
+/** Response headers accepted in all, as curl's CURL_MAX_HTTP_HEADER (100 KiB); undici's default is 16 KiB. */
+export const MAX_HEADER_KIB = 100;
+
+const UNTRUSTED_CERT = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_CHAIN_TOO_LONG',
+  'INVALID_CA',
+]);
+
+const TRUST_HINT = 'to trust a private CA, pass --cacert FILE (PEM) or set NODE_EXTRA_CA_CERTS=FILE';
+
+/**
+ * One clear line for a TLS failure instead of OpenSSL's
+ * (`…:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:…`).
+ * None is retried: waiting does not make a certificate trusted.
+ */
+function tlsError(errno: string | undefined, error: unknown): DlrError | undefined {
+  if (errno === undefined) return undefined;
+  const options = { cause: error, detail: errno, retryable: false };
+  if (UNTRUSTED_CERT.has(errno)) {
+    const why = errno.includes('SELF_SIGNED') ? 'self-signed' : 'not issued by a trusted CA';
+    return new DlrError('tls', `TLS: the server's certificate is not trusted (${why}); ${TRUST_HINT}`, options);
+  }
+  if (errno === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    const host = (error as { host?: unknown }).host;
+    const reason = String((error as { reason?: unknown }).reason ?? '').replace(/^Host: [^.]*\. /, '');
+    return new DlrError('tls', `TLS: the certificate is not valid for ${typeof host === 'string' ? host : 'this host'}${reason ? ` (${reason})` : ''}`, options);
+  }
+  if (errno === 'CERT_HAS_EXPIRED') return new DlrError('tls', "TLS: the server's certificate has expired", options);
+  if (errno === 'CERT_NOT_YET_VALID') return new DlrError('tls', "TLS: the server's certificate is not valid yet (check the clock)", options);
+  if (errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || errno === 'ERR_SSL_HTTP_REQUEST' || errno === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') {
+    return new DlrError('tls', 'TLS: the server did not answer in TLS (a plain http:// server on this port?)', options);
+  }
+  if (errno.startsWith('ERR_SSL_') || errno.startsWith('ERR_TLS_') || errno.startsWith('CERT_')) {
+    const reason = String((error as { reason?: unknown }).reason ?? errno.replace(/^ERR_SSL_/, '').toLowerCase().replace(/_/g, ' '));
+    return new DlrError('tls', `TLS handshake failed: ${reason}`, options);
+  }
+  return undefined;
 }

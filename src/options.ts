@@ -82,11 +82,12 @@ export interface DownloadPolicy {
    */
   readonly maxFileBytes?: number;
   /**
-   * How much of a response body may arrive before dlr reads it (while the
-   * part file is being prepared) before the request is dropped and retried.
-   * dlr never pauses undici's parser (see src/http/response-body.ts), so this
-   * is what bounds memory instead.
-   * @default 33554432
+   * How much of a response body may wait unread (while the part file is
+   * being prepared, or the disk is slower than the network) before dlr stops
+   * reading its socket and lets TCP slow the server down (see
+   * src/http/socket-hold.ts). Bytes are never dropped; with N transfers in
+   * flight at most N times this waits in memory.
+   * @default 1048576
    */
   readonly responseBufferBytes?: number;
 }
@@ -106,7 +107,7 @@ export const DEFAULT_POLICY: ResolvedPolicy = Object.freeze({
   syncEveryBytes: 64 * 1024 * 1024,
   collectEveryBytes: 8 * 1024 * 1024,
   maxFileBytes: 0,
-  responseBufferBytes: 32 * 1024 * 1024,
+  responseBufferBytes: 1024 * 1024,
 });
 
 /** The seed's sleep_between_downloads: pause after each successful download in a batch. */

@@ -1,5 +1,6 @@
 import type { Dispatcher } from './undici.js';
 import { ResponseBody } from './response-body.js';
+import { currentSocketHold, type SocketHold } from './socket-hold.js';
 import type { HeaderMap } from './status-error.js';
 
 export interface ExchangeRequest {
@@ -8,8 +9,8 @@ export interface ExchangeRequest {
   readonly headers: Readonly<Record<string, string>>;
   readonly signal: AbortSignal | undefined;
   readonly idleTimeoutMs: number;
-  /** How much of the body may wait unread before the request is dropped (see ResponseBody). */
-  readonly maxBufferedBytes: number;
+  /** Unread body bytes past which the socket is held (see ResponseBody). */
+  readonly bodyHighWaterMark: number;
 }
 
 export interface ExchangeResponse {
@@ -37,7 +38,7 @@ export function exchange(dispatcher: Dispatcher, req: ExchangeRequest): Promise<
         if (req.signal?.aborted) ctrl.abort(req.signal.reason);
       },
       onResponseStart(ctrl, statusCode, headers) {
-        body = new ResponseBody((reason) => ctrl.abort(reason), req.maxBufferedBytes);
+        body = new ResponseBody((reason) => ctrl.abort(reason), currentSocketHold() ?? parserHold(ctrl), req.bodyHighWaterMark);
         body.once('close', stopListening);
         resolve({ status: statusCode, headers: headers as HeaderMap, body });
       },
@@ -76,4 +77,27 @@ export function exchange(dispatcher: Dispatcher, req: ExchangeRequest): Promise<
       reject(error);
     }
   });
+}
+
+/**
+ * A fallback for a socket dlr did not make holdable (none is expected: every
+ * dispatcher dlr builds wraps its connector): undici's own pause, which is
+ * bounded but carries the paused-parser risk socket-hold.ts explains.
+ */
+function parserHold(ctrl: Dispatcher.DispatchController): SocketHold {
+  let held = false;
+  return {
+    hold() {
+      held = true;
+      ctrl.pause();
+    },
+    release() {
+      if (!held) return;
+      held = false;
+      process.nextTick(() => ctrl.resume());
+    },
+    get held() {
+      return held;
+    },
+  };
 }

@@ -28,7 +28,7 @@ export interface RequestOptions {
   readonly dispatcher: Dispatcher;
   readonly maxRedirects: number;
   readonly idleTimeoutMs: number;
-  /** How much of a body may wait unread before its request is dropped; default: the policy default. */
+  /** Unread body bytes past which the socket is held (backpressure); default: the policy default. */
   readonly responseBufferBytes?: number;
   /**
    * Return a redirect instead of following it when this says so: a metadata
@@ -65,7 +65,7 @@ export async function sendRequest(req: HttpRequest, opts: RequestOptions): Promi
         headers,
         signal: req.signal,
         idleTimeoutMs: opts.idleTimeoutMs,
-        maxBufferedBytes: opts.responseBufferBytes ?? DEFAULT_POLICY.responseBufferBytes,
+        bodyHighWaterMark: opts.responseBufferBytes ?? DEFAULT_POLICY.responseBufferBytes,
       });
     } catch (error) {
       throw toDlrError(error);

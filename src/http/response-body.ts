@@ -1,32 +1,34 @@
 import { finished, Readable } from 'node:stream';
 import { DlrError } from '../errors.js';
-import { formatBytes } from '../util/units.js';
+import type { SocketHold } from './socket-hold.js';
+
+/** Unread body bytes past which the socket is held (a few disk write batches). */
+export const DEFAULT_BODY_HIGH_WATER_MARK = 1024 * 1024;
 
 /**
- * A response body that never pushes back on undici's HTTP parser.
+ * A response body that never pauses undici's HTTP parser, yet keeps memory
+ * bounded by backpressure.
  *
- * Why: undici 7.30 (the newest 7.x, the last line that runs on Node 20)
- * asserts and crashes the process when a socket ends while its parser is
- * paused (nodejs/undici#5360). Its own body stream pauses the parser as soon
- * as 64 KiB sit unread, which is exactly what happens while dlr opens the
- * part file after the headers: a 64-128 KiB answer with `Connection: close`,
- * or a server closing mid-body at that moment, killed dlr with a stack trace.
- * So chunks are always taken; what the reader has not taken yet is bounded by
- * `maxBufferedBytes`, past which the request is aborted as a (retryable)
- * network failure instead of growing without limit. The readers in dlr take
- * chunks as they come (the part writer writes synchronously), so the buffer
- * only fills while a part is being prepared.
+ * Why not undici's own body stream: it pauses the parser once 64 KiB sit
+ * unread, and undici 7 (the last line for Node 20) crashes the process with
+ * an assertion when a socket ends while its parser is paused
+ * (nodejs/undici#5360). So every chunk the parser produces is taken, and once
+ * `highWaterMark` bytes wait unread the *socket* is held instead (see
+ * socket-hold.ts): undici stops reading it, the kernel's buffers fill, and
+ * TCP slows the server. When the reader asks for more, the hold is released.
+ * Nothing that arrived is ever dropped, and what waits in memory is at most
+ * the high-water mark plus one socket read plus the socket's own buffer.
  */
 export class ResponseBody extends Readable {
   readonly #abort: (reason: Error) => void;
-  readonly #maxBufferedBytes: number;
+  readonly #hold: SocketHold | undefined;
   #complete = false;
   #pendingError: Error | undefined;
 
-  constructor(abort: (reason: Error) => void, maxBufferedBytes: number) {
-    super();
+  constructor(abort: (reason: Error) => void, hold: SocketHold | undefined, highWaterMark = DEFAULT_BODY_HIGH_WATER_MARK) {
+    super({ highWaterMark });
     this.#abort = abort;
-    this.#maxBufferedBytes = maxBufferedBytes;
+    this.#hold = hold;
     // The body may fail before its reader is attached (a close while the part
     // is prepared); readers see the error through `finished()` or iteration,
     // which both report a stream that already failed. Without this listener
@@ -37,12 +39,7 @@ export class ResponseBody extends Readable {
   /** Called by the dispatch handler for each chunk; never refuses one. */
   deliver(chunk: Buffer): void {
     if (this.destroyed) return;
-    this.push(chunk);
-    if (this.readableLength > this.#maxBufferedBytes) {
-      this.destroy(
-        new DlrError('network', `the response arrived faster than it was read (over ${formatBytes(this.#maxBufferedBytes)} waiting); dropped`),
-      );
-    }
+    if (!this.push(chunk)) this.#hold?.hold();
   }
 
   /**
@@ -69,16 +66,20 @@ export class ResponseBody extends Readable {
   /** Called by the dispatch handler when the whole body has arrived. */
   complete(): void {
     this.#complete = true;
+    // The socket goes back to the pool for the next request.
+    this.#hold?.release();
     this.push(null);
   }
 
   override _read(): void {
-    // Nothing to ask for: chunks are pushed as the parser produces them.
+    // The reader wants more: let undici read the socket again.
+    this.#hold?.release();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     // A body dropped before it all arrived takes its request (and socket) with it.
     if (!this.#complete) this.#abort(error ?? new DlrError('network', 'response body discarded'));
+    this.#hold?.release();
     callback(error);
   }
 

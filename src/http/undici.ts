@@ -1,5 +1,11 @@
 import { createRequire } from 'node:module';
-import type { Dispatcher, EnvHttpProxyAgent as EnvHttpProxyAgentClass } from 'undici';
+import type {
+  Agent as AgentClass,
+  buildConnector as buildConnectorFn,
+  Dispatcher as DispatcherClass,
+  Pool as PoolClass,
+  ProxyAgent as ProxyAgentClass,
+} from 'undici';
 
 /**
  * The part of undici dlr uses, loaded from its own modules rather than
@@ -11,11 +17,14 @@ import type { Dispatcher, EnvHttpProxyAgent as EnvHttpProxyAgentClass } from 'un
  */
 const require = createRequire(import.meta.url);
 
-const DispatcherBase = require('undici/lib/dispatcher/dispatcher.js') as { prototype: object };
+export const DispatcherBase = require('undici/lib/dispatcher/dispatcher.js') as typeof DispatcherClass;
 // Exactly what undici's index does: request/stream/pipeline/upgrade/connect
 // are installed on the Dispatcher prototype (ProxyAgent needs `connect`).
 Object.assign(DispatcherBase.prototype, require('undici/lib/api/index.js') as object);
 
-export const EnvHttpProxyAgent = require('undici/lib/dispatcher/env-http-proxy-agent.js') as typeof EnvHttpProxyAgentClass;
+export const Agent = require('undici/lib/dispatcher/agent.js') as typeof AgentClass;
+export const Pool = require('undici/lib/dispatcher/pool.js') as typeof PoolClass;
+export const ProxyAgent = require('undici/lib/dispatcher/proxy-agent.js') as typeof ProxyAgentClass;
+export const buildConnector = require('undici/lib/core/connect.js') as typeof buildConnectorFn;
 
-export type { Dispatcher };
+export type { Dispatcher } from 'undici';
