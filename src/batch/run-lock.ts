@@ -420,11 +420,25 @@ export function startedAfter(pid: number, lockWrittenMs: number): boolean {
 export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     // EPERM: it exists but belongs to another user. Anything but ESRCH is
     // not proof of death, and wrongly taking a live lock is the worse mistake.
-    return errnoOf(error) !== 'ESRCH';
+    if (errnoOf(error) === 'ESRCH') return false;
+  }
+  // A zombie (killed, not yet reaped by its parent) still answers signal 0
+  // but will never run again: its lock is free.
+  return !isZombie(pid);
+}
+
+/** Whether /proc says the process has exited and waits to be reaped (state Z or X). False when /proc cannot tell. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name may hold spaces and parentheses: the state follows the last ')'.
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X';
+  } catch {
+    return false;
   }
 }
 

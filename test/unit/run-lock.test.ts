@@ -150,6 +150,27 @@ describe('acquireRunLock', () => {
     expect(await holderPid(lockPath)).toBe(process.pid);
   });
 
+  it.skipIf(process.platform !== 'linux')('takes over a lock whose holder is a zombie (killed, not yet reaped)', async () => {
+    // The background child exits at once; its parent becomes `sleep`, which never reaps it.
+    const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const [line] = (await once(parent.stdout!, 'data')) as [Buffer];
+      const zombie = Number(line.toString().trim());
+      // Wait until /proc shows it as a zombie, then prove it still answers signal 0.
+      for (let i = 0; i < 100; i++) {
+        const stat = await readFile(`/proc/${zombie}/stat`, 'utf8');
+        if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(() => process.kill(zombie, 0)).not.toThrow();
+      const lockPath = await writeHolder(root, { pid: zombie, host: hostname(), started: new Date().toISOString() });
+      await acquire([root]);
+      expect(await holderPid(lockPath)).toBe(process.pid);
+    } finally {
+      parent.kill();
+    }
+  });
+
   it('takes over a lock the injected check reports dead', async () => {
     const lockPath = await writeHolder(root, { pid: 12_345, host: hostname() });
     await acquire([root], { pid: 777, isAlive: () => false });
