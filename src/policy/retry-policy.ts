@@ -29,9 +29,19 @@ export function decideRetry({ retriesSoFar, error, policy }: RetryInput): RetryD
   if (retryAfter !== undefined && retryAfter > policy.maxRetryAfterMs) {
     return {
       retry: false,
-      reason: `server asked to wait ${Math.ceil(retryAfter / 1000)}s, more than the ${Math.ceil(policy.maxRetryAfterMs / 1000)}s limit`,
+      reason: `server asked to wait ${formatWait(retryAfter)}, more than the ${formatWait(policy.maxRetryAfterMs)} limit (--max-retry-after)`,
     };
   }
   const delayMs = Math.max(base, retryAfter ?? 0);
   return { retry: true, delayMs, reason: error.message };
+}
+
+/** A wait as a person reads it: `90s`, `15 min`, `5 h`, `3 days`, `11 years`. */
+export function formatWait(ms: number): string {
+  const s = Math.ceil(ms / 1000);
+  if (s < 120) return `${s}s`;
+  if (s < 2 * 3600) return `${Math.round(s / 60)} min`;
+  if (s < 2 * 86_400) return `${Math.round(s / 3600)} h`;
+  if (s < 2 * 365 * 86_400) return `${Math.round(s / 86_400)} days`;
+  return `${Math.round(s / (365.25 * 86_400))} years`;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DlrError } from '../../src/errors.js';
+import { parseRetryAfter } from '../../src/http/retry-after.js';
 import { decideRetry } from '../../src/policy/retry-policy.js';
 
 const policy = { retryDelaysMs: [60_000, 180_000, 300_000], maxRetryAfterMs: 900_000 };
@@ -27,7 +28,14 @@ describe('decideRetry', () => {
     const error = new DlrError('rate-limited', 'HTTP 429', { retryAfterMs: 3_600_000 });
     const decision = decideRetry({ retriesSoFar: 0, error, policy });
     expect(decision.retry).toBe(false);
-    expect(decision.reason).toMatch(/3600s/);
+    expect(decision.reason).toMatch(/wait 60 min, more than the 15 min limit/);
+  });
+
+  it('says how far away a Retry-After date is, not a clamped timer value', () => {
+    const retryAfterMs = parseRetryAfter('Thu, 01 Jan 2037 00:00:00 GMT', Date.parse('2026-12-01T00:00:00Z'));
+    const decision = decideRetry({ retriesSoFar: 0, error: new DlrError('rate-limited', 'HTTP 503', { retryAfterMs }), policy });
+    expect(decision.reason).toMatch(/wait 10 years,/);
+    expect(decision.reason).not.toMatch(/2147484/);
   });
 
   it.each(['network', 'timeout', 'server-error'] as const)('retries %s with the same delays', (code) => {
