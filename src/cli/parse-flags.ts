@@ -12,6 +12,7 @@ export interface PolicyFlags {
   readonly connectTimeout?: string;
   readonly maxRedirects?: string;
   readonly maxSize?: string;
+  readonly cacert?: string;
 }
 
 /** Converts user units (seconds, `10KiB`) to the policy's ms and bytes, exactly once, naming the flag on error. */

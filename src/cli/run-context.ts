@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import type { NetworkOptions } from '../http/dispatcher.js';
 import { downloadDirFor, loadConfig, type LoadedConfig } from '../config/load-config.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_PAUSE_BETWEEN_MS, resolvePolicy, type DownloadPolicy, type ResolvedPolicy } from '../options.js';
@@ -21,6 +23,8 @@ export interface RunContext {
   readonly historyPath: string;
   readonly pauseBetweenMs: number;
   readonly sources: SourceSettings;
+  /** TLS trust and proxy environment for the run's dispatcher. */
+  readonly network: NetworkOptions;
   dirFor(type: string): string;
 }
 
@@ -35,9 +39,11 @@ export async function loadRunContext(flags: ContextFlags, io: CliIo): Promise<Ru
     if (ms === undefined) throw new UsageError(`--sleep takes seconds (decimals allowed), got '${flags.sleep}'`);
     pauseBetweenMs = ms;
   }
+  const caFile = flags.cacert !== undefined ? resolve(cwd, flags.cacert) : config.caFile;
   return {
     config,
     policy,
+    network: { env: io.env, ...(caFile === undefined ? {} : { extraCaPem: await readCaFile(caFile, flags.cacert !== undefined ? '--cacert' : 'ca_file') }) },
     historyPath: flags.history !== undefined ? resolve(cwd, flags.history) : config.historyFile,
     pauseBetweenMs,
     sources: {
@@ -57,4 +63,21 @@ function nonEmpty(value: string | undefined): string | undefined {
 
 function withoutUndefined(policy: DownloadPolicy): DownloadPolicy {
   return Object.fromEntries(Object.entries(policy).filter(([, v]) => v !== undefined)) as DownloadPolicy;
+}
+
+/** A CA bundle is a few KiB; this cap keeps a wrong path (a model file) from being read whole. */
+const MAX_CA_BYTES = 4 * 1024 * 1024;
+
+async function readCaFile(path: string, origin: string): Promise<string> {
+  let text: string;
+  try {
+    const data = await readFile(path);
+    if (data.length > MAX_CA_BYTES) throw new UsageError(`${origin}: ${path} is too large to be a CA bundle`);
+    text = data.toString('utf8');
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`${origin}: cannot read ${path}: ${(error as { code?: string }).code ?? String(error)}`);
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`${origin}: ${path} holds no PEM certificate`);
+  return text;
 }

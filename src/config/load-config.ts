@@ -29,6 +29,8 @@ export interface LoadedConfig {
   readonly sleepBetweenMs: number | undefined;
   /** Civitai's origin (`civitai.base_url`), for mirrors and tests. @default https://civitai.com */
   readonly civitaiBaseUrl: string;
+  /** `ca_file`: PEM certificates to trust besides the system's (a private CA, a TLS-inspecting proxy), absolute. */
+  readonly caFile: string | undefined;
 }
 
 /** Where to look for the file, and what to resolve relative names against. */
@@ -42,7 +44,7 @@ export interface LoadConfigOptions {
 /** A config is a few hundred bytes; anything this big is the wrong file, and reading it whole would be wasteful. */
 const MAX_CONFIG_BYTES = 1 << 20;
 
-const TOP_KEYS = ['api_key', 'download_paths', 'rate_limit_settings', 'history_file', 'civitai'];
+const TOP_KEYS = ['api_key', 'download_paths', 'rate_limit_settings', 'history_file', 'civitai', 'ca_file'];
 const CIVITAI_KEYS = ['base_url'];
 export const DEFAULT_CIVITAI_BASE_URL = 'https://civitai.com';
 const RATE_KEYS = ['sleep_between_downloads', 'retry_delays', 'speed_threshold_kbps', 'slow_duration_threshold_seconds'];
@@ -132,6 +134,8 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig>
     if (civitai.base_url !== undefined) civitaiBaseUrl = at.httpUrl(civitai.base_url, 'civitai.base_url');
   }
 
+  const caFile = raw.ca_file === undefined ? undefined : resolve(baseDir, expandHome(at.path(raw.ca_file, 'ca_file'), opts.env));
+
   const apiKey =
     (raw.api_key === undefined ? undefined : at.apiKey(raw.api_key)) ??
     nonEmpty(opts.env.CIVITAI_TOKEN) ??
@@ -142,6 +146,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig>
     apiKey,
     downloadPaths: Object.freeze(downloadPaths),
     historyFile,
+    caFile,
     policy: Object.freeze(policy),
     sleepBetweenMs,
     civitaiBaseUrl,

@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net';
+import { UsageError } from '../errors.js';
 
 /**
  * Which proxy, if any, a URL goes through: the environment variables curl
@@ -35,8 +36,6 @@ export function readProxyEnv(env: Readonly<Record<string, string | undefined>>):
   };
 }
 
-export class ProxyConfigError extends Error {}
-
 function proxyUrl(value: string | undefined, name: string): URL | undefined {
   if (value === undefined) return undefined;
   // As curl: a proxy without a scheme is an http:// proxy.
@@ -45,10 +44,10 @@ function proxyUrl(value: string | undefined, name: string): URL | undefined {
   try {
     url = new URL(withScheme);
   } catch {
-    throw new ProxyConfigError(`${name} is not a valid proxy URL`);
+    throw new UsageError(`${name} is not a valid proxy URL`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ProxyConfigError(`${name}: ${url.protocol} proxies are not supported (http:// or https:// only)`);
+    throw new UsageError(`${name}: ${url.protocol} proxies are not supported (http:// or https:// only)`);
   }
   return url;
 }

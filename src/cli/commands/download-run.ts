@@ -35,8 +35,8 @@ export async function runDownload(url: string, flags: DownloadFlags, io: CliIo):
     throw new UsageError(`--output ${flags.output} is a directory; use --dir to save into a folder`);
   }
   const headers = Object.fromEntries((flags.header ?? []).map(parseHeader));
-  const reporter = await chooseReporter(io.stderr, io.env, flags.quiet ?? false);
-  const dispatcher = createDispatcher(ctx.policy);
+  const reporter = await chooseReporter(io.stderr, io.env, flags.quiet ?? false, io.notices);
+  const dispatcher = createDispatcher(ctx.policy, ctx.network);
   let lock: RunLock | undefined;
   try {
     reporter.begin(url);

@@ -43,7 +43,7 @@ export async function runRedownload(target: string, flags: RedownloadFlags, io: 
     // Found now, not after hours of downloads: the reports are written beside them by temp file + rename.
     if (path !== undefined && !(await canWriteIn(dirname(path)))) throw new UsageError(`${flag}: cannot write in ${dirname(path)}`);
   }
-  const reporter = await chooseReporter(io.stderr, io.env, flags.quiet ?? false);
+  const reporter = await chooseReporter(io.stderr, io.env, flags.quiet ?? false, io.notices);
   for (const row of invalid) reporter.warn(`history ${ctx.historyPath} ${row.error.message}; it will be listed as failed (invalid-row)`);
   const force = flags.force ?? false;
 
@@ -66,7 +66,7 @@ export async function runRedownload(target: string, flags: RedownloadFlags, io: 
   releaseOnExit(lock);
   for (const { reason } of lock.unlockable) reporter.warn(`${reason}; files bound there will fail`);
   await removeOrphans(dirname(ctx.historyPath), isProcessAlive);
-  const dispatcher = createDispatcher(ctx.policy);
+  const dispatcher = createDispatcher(ctx.policy, ctx.network);
   try {
     const space = await freeSpaceWarning(entries, force);
     if (space) reporter.warn(space);

@@ -17,7 +17,7 @@ export async function runVerify(flags: VerifyFlags, io: CliIo): Promise<number> 
   const entries = planDownloads(history.rows, ctx.dirFor);
   const cachePath = hashCachePathFor(ctx.historyPath);
   const cache = await readHashCache(cachePath);
-  const dispatcher = flags.offline ? undefined : createDispatcher(ctx.policy);
+  const dispatcher = flags.offline ? undefined : createDispatcher(ctx.policy, ctx.network);
   const learned: Array<{ url: string; file: ResolvedFile }> = [];
   try {
     const lookup = dispatcher
