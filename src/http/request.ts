@@ -102,6 +102,10 @@ export async function sendRequest(req: HttpRequest, opts: RequestOptions): Promi
     next.username = '';
     next.password = '';
     if (next.origin !== credentialOrigin) headers = withoutCredentials(headers);
+    // undici hands a finished connection back to its pool one event-loop turn
+    // after the response ends (a setImmediate, against servers that close
+    // after all); asking before then would open a second connection.
+    if (next.origin === url.origin) await new Promise((resolve) => setImmediate(resolve));
     url = next;
   }
 }
