@@ -12,6 +12,7 @@ import type { PlanEntry } from '../history/plan.js';
 import type { InvalidRow } from '../history/read-history.js';
 import type { ResolvedPolicy } from '../options.js';
 import { sleep } from '../util/sleep.js';
+import { notReachedItems } from './not-reached.js';
 import type { BatchEvent, BatchItem, BatchOutcome } from './types.js';
 
 export interface BatchOptions {
@@ -37,7 +38,7 @@ export interface BatchOptions {
 /**
  * Runs the plan one file at a time, in order. Never throws for a failed file:
  * every entry ends as an item with a result, including the ones a signal
- * kept from starting (code `interrupted`), so the failures CSV lists them.
+ * kept from starting (see notReachedItems), so the failures CSV lists them.
  */
 export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
   const startedAt = new Date();
@@ -51,13 +52,14 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
   const total = options.entries.length;
   const resolvedFiles: Array<{ url: string; file: ResolvedFile; path: string | undefined }> = [];
   let interrupted = false;
+  let notReached: readonly PlanEntry[] = [];
 
   for (const [i, entry] of options.entries.entries()) {
     const index = i + 1;
     if (options.signal?.aborted) {
       interrupted = true;
-      items.push({ subject: entry, result: notAttempted(entry.url, { code: 'interrupted', message: 'not started: interrupted' }), finishedAt: new Date() });
-      continue;
+      notReached = options.entries.slice(i);
+      break;
     }
     emit({ type: 'item-start', index, total, entry });
     const started = performance.now();
@@ -123,6 +125,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
       }
     }
   }
+  items.push(...(await notReachedItems(notReached, options.force, new Date())));
   return { items, interrupted, startedAt, elapsedMs: performance.now() - t0, resolved: resolvedFiles };
 }
 

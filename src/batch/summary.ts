@@ -9,10 +9,17 @@ export interface BatchSummary {
   /** Downloads whose bytes matched the hash the source publishes. */
   readonly verified: number;
   readonly skipped: number;
+  /** Files that were tried and failed (the ones a signal kept from their turn are in notStarted). */
   readonly failed: number;
+  /**
+   * Files a signal kept from their turn: not failures of the night, so not
+   * in `failed` nor the success rate, but in the failures CSV (code
+   * `interrupted`) so a retry run gets them.
+   */
+  readonly notStarted: number;
   /** Waits-and-tries-again across all files, and files that succeeded after at least one. */
   readonly retries: { readonly total: number; readonly successful: number };
-  /** success / (total − skipped); null when nothing was attempted. */
+  /** success / (total − skipped − notStarted); null when nothing was attempted. */
   readonly successRate: number | null;
   /**
    * The same counts per model type (invalid rows under their written type),
@@ -32,7 +39,8 @@ export interface TypeCounts {
   readonly success: number;
   readonly skipped: number;
   readonly failed: number;
-  /** success / (total − skipped); null when nothing of the type was attempted. */
+  readonly notStarted: number;
+  /** success / (total − skipped − notStarted); null when nothing of the type was attempted. */
   readonly successRate: number | null;
 }
 
@@ -41,16 +49,22 @@ export function summarize(outcome: BatchOutcome): BatchSummary {
   let verified = 0;
   let skipped = 0;
   let failed = 0;
+  let notStarted = 0;
   let retries = 0;
   let successfulRetries = 0;
   let bytes = 0;
   const failuresByCode: Partial<Record<ErrorCode, number>> = {};
-  const perType = new Map<string, { total: number; success: number; skipped: number; failed: number }>();
-  for (const { subject, result } of outcome.items) {
+  const perType = new Map<string, { total: number; success: number; skipped: number; failed: number; notStarted: number }>();
+  for (const { subject, result, notStarted: unreached } of outcome.items) {
     const key = subject.type ?? (normalizeModelType(subject.modelType) || 'unknown');
-    const counts = perType.get(key) ?? { total: 0, success: 0, skipped: 0, failed: 0 };
+    const counts = perType.get(key) ?? { total: 0, success: 0, skipped: 0, failed: 0, notStarted: 0 };
     perType.set(key, counts);
     counts.total++;
+    if (unreached === true) {
+      counts.notStarted++;
+      notStarted++;
+      continue;
+    }
     if (result.status === 'done') counts.success++;
     else if (result.status === 'skipped') counts.skipped++;
     else counts.failed++;
@@ -68,17 +82,21 @@ export function summarize(outcome: BatchOutcome): BatchSummary {
     }
   }
   const total = outcome.items.length;
-  const attempted = total - skipped;
+  const attempted = total - skipped - notStarted;
   return {
     total,
     success,
     verified,
     skipped,
     failed,
+    notStarted,
     retries: { total: retries, successful: successfulRetries },
     successRate: attempted > 0 ? success / attempted : null,
     byType: Object.fromEntries(
-      [...perType].map(([type, c]) => [type, { ...c, successRate: c.total - c.skipped > 0 ? c.success / (c.total - c.skipped) : null }]),
+      [...perType].map(([type, c]) => {
+        const tried = c.total - c.skipped - c.notStarted;
+        return [type, { ...c, successRate: tried > 0 ? c.success / tried : null }];
+      }),
     ),
     bytes,
     elapsedMs: outcome.elapsedMs,

@@ -14,6 +14,8 @@ export interface BatchItem {
   readonly result: DownloadResult;
   /** When the last attempt ended (or the item was decided without one). */
   readonly finishedAt: Date;
+  /** A signal stopped the run before this item's turn: failed `interrupted` for the failures CSV, but no failure of the run. */
+  readonly notStarted?: boolean;
 }
 
 export type BatchEvent =

@@ -1,11 +1,11 @@
 import { Command, CommanderError } from 'commander';
-import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, exitCodeFor } from '../errors.js';
+import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, exitCodeFor, exitCodeForSignal } from '../errors.js';
 import { VERSION } from '../version.js';
 import { registerDownload } from './commands/download.js';
 import { registerHistory } from './commands/history.js';
 import { registerRedownload } from './commands/redownload.js';
 import { registerVerify } from './commands/verify.js';
-import type { CliIo } from './io.js';
+import { NoticeRoute, type CliIo } from './io.js';
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -13,7 +13,8 @@ Exit codes:
   1    at least one file failed (see the message or the failures CSV)
   2    usage, configuration or input error
   75   another dlr run holds the lock; try later
-  130  interrupted by SIGINT/SIGTERM (parts are kept for resume)`;
+  130  interrupted by SIGINT (Ctrl-C); parts are kept for resume
+  143  stopped by SIGTERM; parts are kept for resume`;
 
 /**
  * The one place that owns the exit code: everything below returns results
@@ -22,16 +23,20 @@ Exit codes:
  */
 export async function main(argv: readonly string[]): Promise<number> {
   const controller = new AbortController();
-  let signals = 0;
-  const onSignal = (name: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1) {
-      // A progress bar hides the cursor; exiting past its cleanup must not leave it hidden.
-      if (process.stderr.isTTY) process.stderr.write('\u001b[?25h\n');
-      process.exit(EXIT_INTERRUPTED);
-    }
+  let stoppedBy: NodeJS.Signals | undefined;
+  const notices = new NoticeRoute((text) => {
     const stamp = process.stderr.isTTY ? '\n' : `${new Date().toISOString()} `;
-    process.stderr.write(`${stamp}${name}: stopping; parts are kept for resume (again to quit at once)\n`);
+    process.stderr.write(`${stamp}${text}\n`);
+  });
+  const onSignal = (name: NodeJS.Signals) => {
+    if (stoppedBy !== undefined) {
+      // A progress bar hides the cursor and owns the line: clear it and show
+      // the cursor, so the shell prompt comes back on a clean line.
+      if (process.stderr.isTTY) process.stderr.write('\r\u001b[2K\u001b[?25h');
+      process.exit(exitCodeForSignal(name));
+    }
+    stoppedBy = name;
+    notices.say(`${name}: stopping; parts are kept for resume (again to quit at once)`);
     controller.abort();
   };
   process.on('SIGINT', onSignal);
@@ -41,9 +46,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   // fatal when nobody listens. The output is lost; the work, the summary and
   // the failures CSV are not.
   for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
-  const io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal };
+  const io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal, notices };
   try {
-    return await run(argv, io);
+    const code = await run(argv, io);
+    // The commands say "interrupted"; which signal it was decides the number.
+    return code === EXIT_INTERRUPTED && stoppedBy !== undefined ? exitCodeForSignal(stoppedBy) : code;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -56,11 +63,11 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     .name('dlr')
     .description('Keeps AI model files downloaded and verified, unattended, under upstream rate limits.')
     .version(VERSION, '-V, --version')
-    .showHelpAfterError('(run dlr --help for usage)')
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
+      outputError: usageLine(io, 'dlr'),
     })
     .addHelpText('after', EXIT_CODES_HELP);
   const setExit = (code: number) => {
@@ -70,12 +77,14 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   registerDownload(program, io, setExit);
   registerHistory(program, io, setExit);
   registerVerify(program, io, setExit);
+  // Each subcommand names its own help: that is where its flags are listed.
+  for (const cmd of program.commands) cmd.configureOutput({ outputError: usageLine(io, `dlr ${cmd.name()}`) });
   try {
     await program.parseAsync([...argv]);
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
-      // Commander has already printed its one-line message (or the help).
+      // Commander has already printed its one-line message (usageLine) or the help.
       return error.exitCode === 0 ? 0 : EXIT_USAGE;
     }
     if (error instanceof DlrError) {
@@ -88,4 +97,20 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     if (io.env.DLR_DEBUG) io.stderr.write(`${error instanceof Error ? error.stack : ''}\n`);
     return EXIT_FAILED;
   }
+}
+
+/**
+ * Commander's parse errors as one line in dlr's own form, naming the help to
+ * read: `dlr: unknown option '--frobnicate' (see dlr download --help)`.
+ * Its "(Did you mean …?)" suggestion stays, on the same line.
+ */
+function usageLine(io: CliIo, command: string): (text: string) => void {
+  return (text) => {
+    const message = text
+      .replace(/^error:\s*/i, '')
+      .replace(/\s*\n\s*\(Did you mean (.*)\)\s*$/, '; did you mean $1')
+      .replace(/\s*\n\s*/g, ' ')
+      .trim();
+    io.stderr.write(`dlr: ${message} (see ${command} --help)\n`);
+  };
 }

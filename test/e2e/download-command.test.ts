@@ -5,6 +5,7 @@ import { useFaultServer } from '../helpers/fault-server-context.js';
 import { makeBytes, sha256 } from '../../fixtures/server/fault-server.js';
 import { ANSI, FAST, runCli, signalWhenPartHasBytes } from '../helpers/cli.js';
 import { fileSha } from '../helpers/engine.js';
+import { formatBytes } from '../../src/util/units.js';
 
 const body = makeBytes(500_000, 41);
 const path = '/models/ckpt.safetensors';
@@ -112,14 +113,37 @@ describe('dlr download', () => {
     const run = await runCli(args, { cwd: t.dir });
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(message);
+    expect(run.stderr).toMatch(/^dlr: [^\n]+\n$/);
     expect(run.stderr).not.toMatch(/\n\s+at /);
     expect(await readdir(t.dir)).toEqual([]);
+  });
+
+  it.each([
+    [['download', 'http://127.0.0.1:1/x', '--frobnicate'], "dlr: unknown option '--frobnicate' (see dlr download --help)"],
+    [['download'], "dlr: missing required argument 'url' (see dlr download --help)"],
+    [['redownload', 'all', '--forc'], "dlr: unknown option '--forc'; did you mean --force? (see dlr redownload --help)"],
+    [['frobnicate'], "dlr: unknown command 'frobnicate' (see dlr --help)"],
+  ])('words an argument error from the parser as one dlr: line naming the right --help: %j', async (args, line) => {
+    const run = await runCli(args, { cwd: t.dir });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(`${line}\n`);
+    expect(run.stdout).toBe('');
   });
 
   it('documents the exit codes in --help', async () => {
     const run = await runCli(['--help']);
     expect(run.code).toBe(0);
-    for (const code of ['0 ', '1 ', '2 ', '75 ', '130 ']) expect(run.stdout).toContain(`\n  ${code}`);
+    for (const code of ['0 ', '1 ', '2 ', '75 ', '130 ', '143 ']) expect(run.stdout).toContain(`\n  ${code}`);
+  });
+
+  it('stops on SIGTERM with exit 143 (128 + 15, as supervisors expect) and keeps the part', async () => {
+    t.server.script(path, { kind: 'trickle', bytesPerSec: 200_000, afterBytes: 100_000 });
+    const partPath = `${target()}.part`;
+    const run = await runCli(['download', t.server.url(path), '--dir', t.dir, ...FAST], { onSpawn: signalWhenPartHasBytes(partPath, 'SIGTERM') });
+    expect(run.code).toBe(143);
+    expect(run.stderr).toMatch(/ SIGTERM: stopping; parts are kept/);
+    expect(run.stderr).toMatch(/\[interrupted\]/);
+    expect((await stat(partPath)).size).toBeGreaterThan(0);
   });
 
   it('stops on SIGINT with exit 130, keeps the part, and the next run resumes byte-exact', async () => {
@@ -134,6 +158,9 @@ describe('dlr download', () => {
     expect(second.code).toBe(0);
     const ranges = t.server.requestsTo(path).map((r) => r.headers.range);
     expect(ranges.at(-1)).toBe(`bytes=${kept}-`);
+    // Where it resumed, and size and speed of what this run fetched, not of the whole file.
+    expect(second.stderr).toContain(` resume ${target()} from byte ${kept} (${formatBytes(kept)})`);
+    expect(second.stderr).toContain(` done ${target()} ${formatBytes(body.length)}, resumed from ${formatBytes(kept)}: fetched ${formatBytes(body.length - kept)} in `);
     expect(await fileSha(target())).toBe(sha256(body));
     expect(await readdir(t.dir)).toEqual(['ckpt.safetensors']);
   });

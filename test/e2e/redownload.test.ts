@@ -199,6 +199,10 @@ describe('dlr redownload all', () => {
     const first = await dlr(['redownload', 'all'], { onSpawn: signalWhenPartHasBytes(part, 'SIGINT') });
     expect(first.code).toBe(130);
     expect(first.stderr).toMatch(/summary: interrupted/);
+    // The file under way failed; the three after it were never started: apart, and out of the rate.
+    expect(first.stderr).toMatch(/ {2}failed {4}1 \(interrupted 1\)/);
+    expect(first.stderr).toMatch(/ {2}not started 3 /);
+    expect(first.stderr).toMatch(/success rate 0\.0% of the files tried/);
     const failures = await readFile(join(w.root, 'failures.csv'), 'utf8');
     expect(failures.match(/,interrupted,/g)).toHaveLength(4);
     const kept = (await stat(part)).size;
@@ -211,7 +215,9 @@ describe('dlr redownload all', () => {
     await expect(stat(join(w.root, 'failures.csv'))).rejects.toThrow();
   });
 
-  it('on SIGTERM during the pause between files exits 130 at once and lists the unstarted files as interrupted', async () => {
+  it('on SIGTERM during the pause between files exits 143 at once and lists the unstarted files (not those on disk) as interrupted', async () => {
+    await mkdir(w.dirOf('lora'), { recursive: true });
+    await writeFile(join(w.dirOf('lora'), 'lora2.safetensors'), 'already here');
     const started = Date.now();
     const run = await dlr(['redownload', 'all', '--sleep', '30'], {
       onSpawn: (child) => {
@@ -226,19 +232,51 @@ describe('dlr redownload all', () => {
         });
       },
     });
-    expect(run.code).toBe(130);
+    expect(run.code).toBe(143);
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(await fileSha(join(w.dirOf('checkpoint'), 'checkpoint1.safetensors'))).toBe(sha256(ckpt));
     const failures = await readFile(join(w.root, 'failures.csv'), 'utf8');
-    expect(failures.match(/,interrupted,not started: interrupted,0,/g)).toHaveLength(3);
+    expect(failures.match(/,interrupted,not started: interrupted,0,/g)).toHaveLength(2);
+    expect(failures).not.toContain('lora2.safetensors');
+    expect(run.stderr).toMatch(/ {2}success {3}1 /);
+    expect(run.stderr).toMatch(/ {2}skipped {3}1\n/);
+    expect(run.stderr).toMatch(/ {2}failed {4}0\n/);
+    expect(run.stderr).toMatch(/ {2}not started 2 /);
+    expect(run.stderr).toMatch(/success rate 100\.0% of the files tried/);
   });
 
-  it('exits at once on a second signal', async () => {
+  it('exits at once on a second signal, with that signal\'s code', async () => {
     w.server.script('/2', { kind: 'trickle', bytesPerSec: 20_000, afterBytes: 10_000 });
     const part = join(w.dirOf('checkpoint'), 'checkpoint1.safetensors.part');
-    const run = await dlr(['redownload', 'all'], { onSpawn: signalWhenPartHasBytes(part, 'SIGINT', 2) });
-    expect(run.code).toBe(130);
-    expect((await stat(part)).size).toBeGreaterThan(0);
+    const again = await dlr(['redownload', 'all'], { onSpawn: signalWhenPartHasBytes(part, 'SIGINT', 2) });
+    expect(again.code).toBe(130);
+    const kept = (await stat(part)).size;
+    expect(kept).toBeGreaterThan(0);
+    w.server.script('/2', { kind: 'trickle', bytesPerSec: 20_000, afterBytes: 10_000 });
+    // Two different signals are both delivered (two SIGINTs sent at once may merge into one).
+    const run = await dlr(['redownload', 'all'], {
+      onSpawn: (child) => {
+        const poll = setInterval(() => {
+          void stat(part).then(
+            (st) => {
+              // Growing past what the first run kept: this run is transferring, its handlers are in place.
+              if (st.size <= kept || child.killed) return;
+              clearInterval(poll);
+              child.kill('SIGINT');
+              child.kill('SIGTERM');
+            },
+            () => undefined,
+          );
+        }, 10);
+        child.on('close', () => clearInterval(poll));
+      },
+    });
+    // Whichever the process took first stops the run; the other one ends it at once, with its own code.
+    const first = /(SIGINT|SIGTERM): stopping/.exec(run.stderr)?.[1];
+    expect(first, run.stderr).toBeDefined();
+    expect(run.code, run.stderr).toBe(first === 'SIGINT' ? 143 : 130);
+    // At once: no summary, no failures CSV written after the second signal.
+    expect(run.stderr).not.toMatch(/summary:/);
   });
 
   it.each([

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeFailuresCsv } from '../../src/batch/failures-csv.js';
 import { summarize } from '../../src/batch/summary.js';
+import { summaryLines } from '../../src/cli/reporter/summary-lines.js';
 import type { BatchItem } from '../../src/batch/types.js';
 import type { DownloadResult } from '../../src/engine/types.js';
 import { readHistory } from '../../src/history/read-history.js';
@@ -56,9 +57,50 @@ describe('summarize', () => {
       elapsedMs: 0,
     });
     expect(summary.byType).toEqual({
-      checkpoint: { total: 3, success: 1, skipped: 1, failed: 1, successRate: 0.5 },
-      lora: { total: 2, success: 0, skipped: 1, failed: 1, successRate: 0 },
+      checkpoint: { total: 3, success: 1, skipped: 1, failed: 1, notStarted: 0, successRate: 0.5 },
+      lora: { total: 2, success: 0, skipped: 1, failed: 1, notStarted: 0, successRate: 0 },
     });
+  });
+
+  it('counts the files a signal kept from their turn apart: not failed, not in the rate, still in the failures CSV', async () => {
+    const unstarted: BatchItem = {
+      ...item({ ...base, attempts: 0, status: 'failed', error: { code: 'interrupted', message: 'not started: interrupted' } }, 'later.bin'),
+      notStarted: true,
+    };
+    const outcome = {
+      items: [
+        item({ ...base, status: 'done', size: 1, verified: false, bytesFetched: 1 }),
+        item({ ...base, status: 'failed', error: { code: 'interrupted', message: 'interrupted' } }, 'current.bin'),
+        unstarted,
+        { ...unstarted, subject: { ...unstarted.subject, filename: 'last.bin' } },
+      ],
+      interrupted: true,
+      startedAt: new Date(),
+      elapsedMs: 0,
+    };
+    const summary = summarize(outcome);
+    expect(summary).toMatchObject({ total: 4, success: 1, failed: 1, notStarted: 2, failuresByCode: { interrupted: 1 } });
+    expect(summary.successRate).toBe(0.5);
+    expect(summary.byType.lora).toMatchObject({ total: 4, failed: 1, notStarted: 2, successRate: 0.5 });
+    const lines = summaryLines(summary);
+    expect(lines).toContain('  failed    1 (interrupted 1)');
+    expect(lines.find((l) => l.startsWith('  not started '))).toMatch(/^ {2}not started 2 \(/);
+    expect(lines.find((l) => l.includes('success rate'))).toMatch(/50\.0%/);
+    const tmp = await makeTempDir();
+    const path = join(tmp.path, 'failures.csv');
+    expect(await writeFailuresCsv(path, outcome.items)).toBe(3);
+    expect(await readFile(path, 'utf8')).toMatch(/later\.bin,interrupted,not started: interrupted,0,/);
+    await tmp.cleanup();
+  });
+
+  it('has no rate (not a division by zero) when a signal stopped the run before the first file', () => {
+    const summary = summarize({
+      items: [{ ...item({ ...base, attempts: 0, status: 'failed', error: { code: 'interrupted', message: 'not started: interrupted' } }), notStarted: true }],
+      interrupted: true,
+      startedAt: new Date(),
+      elapsedMs: 0,
+    });
+    expect(summary).toMatchObject({ failed: 0, notStarted: 1, successRate: null });
   });
 
   it('has no rate (not a division by zero) when everything was skipped', () => {

@@ -1,4 +1,5 @@
 import { PlainReporter } from './plain.js';
+import type { NoticeRoute } from '../io.js';
 import type { Reporter } from './reporter.js';
 
 /**
@@ -10,10 +11,11 @@ export async function chooseReporter(
   stream: NodeJS.WritableStream & { isTTY?: boolean },
   env: NodeJS.ProcessEnv,
   quiet: boolean,
+  notices?: NoticeRoute,
 ): Promise<Reporter> {
   const tty = stream.isTTY === true && env.TERM !== 'dumb';
-  if (!tty) return new PlainReporter({ stream, quiet, color: false });
+  if (!tty) return new PlainReporter({ stream, quiet, color: false, notices });
   const color = !(env.NO_COLOR !== undefined && env.NO_COLOR !== '');
   const { TtyReporter } = await import('./tty.js');
-  return new TtyReporter({ stream, quiet, color });
+  return new TtyReporter({ stream, quiet, color, notices });
 }

@@ -6,14 +6,31 @@ export function describeRetry(event: Extract<DownloadEvent, { type: 'retry' }>):
   return `retry ${event.retry} in ${formatDuration(event.delayMs)} [${event.code}] ${event.message}`;
 }
 
-export function describeResult(result: DownloadResult): string {
+/** `byte 322961408 (308.0 MiB)`: exact for whoever checks the part, and readable. */
+export function describeOffset(offset: number): string {
+  return `byte ${offset} (${formatBytes(offset)})`;
+}
+
+/**
+ * `resumedFrom` is where this run's first transfer of the file started (the
+ * bytes an earlier run left in the part). Time and speed are always this
+ * run's and cover only what this run fetched: "400 MiB in 6s" for a file of
+ * which 92 MiB came now would be a speed four times too high.
+ */
+export function describeResult(result: DownloadResult, resumedFrom?: number): string {
   const where = result.path ?? result.url;
   switch (result.status) {
     case 'done': {
       const secs = result.durationMs / 1000;
       const rate = secs > 0 ? ` (${formatBytes(Math.round(result.bytesFetched / secs))}/s)` : '';
       const retries = result.retries > 0 ? `, ${result.retries} ${result.retries === 1 ? 'retry' : 'retries'}` : '';
-      return `done ${where} ${formatBytes(result.size)} in ${formatDuration(result.durationMs)}${rate}${retries}`;
+      const took = `in ${formatDuration(result.durationMs)}${rate}${retries}`;
+      if (resumedFrom !== undefined && resumedFrom > 0) {
+        return `done ${where} ${formatBytes(result.size)}, resumed from ${formatBytes(resumedFrom)}: fetched ${formatBytes(result.bytesFetched)} ${took}`;
+      }
+      // Fetched more than the file (a restart), or less (the part was already whole): say what came.
+      const fetched = result.bytesFetched === result.size ? '' : ` (fetched ${formatBytes(result.bytesFetched)})`;
+      return `done ${where} ${formatBytes(result.size)}${fetched} ${took}`;
     }
     case 'skipped':
       return `skip ${where} (already exists; --force to replace)`;

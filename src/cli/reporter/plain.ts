@@ -1,7 +1,7 @@
 import type { DownloadEvent, DownloadResult } from '../../engine/types.js';
 import { redactUrl } from '../../http/credentials.js';
 import { formatDuration } from '../../util/units.js';
-import { describeResult, describeRetry } from './describe.js';
+import { describeOffset, describeResult, describeRetry } from './describe.js';
 import type { Reporter, ReporterOptions } from './reporter.js';
 
 /**
@@ -10,10 +10,14 @@ import type { Reporter, ReporterOptions } from './reporter.js';
  */
 export class PlainReporter implements Reporter {
   readonly #opts: ReporterOptions;
+  readonly #unroute: (() => void) | undefined;
   #item = '';
+  /** Where this run's first transfer of the current file started, once known. */
+  #resumedFrom: number | undefined;
 
   constructor(opts: ReporterOptions) {
     this.#opts = opts;
+    this.#unroute = opts.notices?.route((text) => this.stopping(text));
   }
 
   #line(text: string, always = false): void {
@@ -30,6 +34,7 @@ export class PlainReporter implements Reporter {
   }
 
   begin(label: string): void {
+    this.#resumedFrom = undefined;
     this.#line(`start ${redactUrl(label)}`);
   }
 
@@ -42,7 +47,8 @@ export class PlainReporter implements Reporter {
         this.#line(`restart ${event.path}: ${event.reason}`);
         break;
       case 'transfer':
-        if (event.offset > 0) this.#line(`resume ${event.path} from byte ${event.offset}`);
+        this.#resumedFrom ??= event.offset;
+        if (event.offset > 0) this.#line(`resume ${event.path} from ${describeOffset(event.offset)}`);
         break;
       default:
         break;
@@ -50,7 +56,8 @@ export class PlainReporter implements Reporter {
   }
 
   end(result: DownloadResult): void {
-    this.#line(describeResult(result), result.status === 'failed');
+    this.#line(describeResult(result, this.#resumedFrom), result.status === 'failed');
+    this.#resumedFrom = undefined;
   }
 
   info(text: string): void {
@@ -76,5 +83,11 @@ export class PlainReporter implements Reporter {
     this.#line(`error: ${text}`, true);
   }
 
-  close(): void {}
+  stopping(text: string): void {
+    this.#unprefixed(text, true);
+  }
+
+  close(): void {
+    this.#unroute?.();
+  }
 }

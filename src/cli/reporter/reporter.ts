@@ -1,4 +1,5 @@
 import type { DownloadEvent, DownloadResult } from '../../engine/types.js';
+import type { NoticeRoute } from '../io.js';
 
 /** Renders what the core reports. Chosen once per run: TTY bars or plain lines. */
 export interface Reporter {
@@ -16,6 +17,11 @@ export interface Reporter {
   notice(text: string): void;
   warn(text: string): void;
   error(text: string): void;
+  /**
+   * The run is stopping (a signal): the line is shown at once, whatever is
+   * being drawn is taken down first, and no new bar is drawn after it.
+   */
+  stopping(text: string): void;
   close(): void;
 }
 
@@ -23,4 +29,6 @@ export interface ReporterOptions {
   readonly stream: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   readonly quiet: boolean;
   readonly color: boolean;
+  /** Notices from outside the flow (the signal handler's) come here while the reporter is open. */
+  readonly notices?: NoticeRoute;
 }

@@ -12,9 +12,12 @@ export function summaryLines(summary: BatchSummary): string[] {
     `  success   ${summary.success} (verified against a published SHA-256: ${summary.verified})`,
     `  skipped   ${summary.skipped}`,
     `  failed    ${summary.failed}${codes ? ` (${codes})` : ''}`,
+    ...(summary.notStarted > 0 || summary.interrupted
+      ? [`  not started ${summary.notStarted} (stopped before their turn; in the failures CSV as interrupted, for the next run)`]
+      : []),
     `  retries   ${summary.retries.total} (files recovered by a retry: ${summary.retries.successful})`,
     `  total     ${summary.total}`,
-    `  success rate ${rate} of the files not skipped${byTypeText(summary)}`,
+    `  success rate ${rate} of the files ${summary.notStarted > 0 ? 'tried' : 'not skipped'}${byTypeText(summary)}`,
     `  fetched   ${formatBytes(summary.bytes)} in ${formatDuration(summary.elapsedMs)}`,
   ];
 }

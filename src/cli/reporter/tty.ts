@@ -4,7 +4,7 @@ import { Chalk, type ChalkInstance } from 'chalk';
 import type { DownloadEvent, DownloadResult } from '../../engine/types.js';
 import { redactUrl } from '../../http/credentials.js';
 import { formatBytes, formatDuration } from '../../util/units.js';
-import { describeResult, describeRetry } from './describe.js';
+import { describeOffset, describeResult, describeRetry } from './describe.js';
 import type { Reporter, ReporterOptions } from './reporter.js';
 
 /** For a person at a terminal: one live bar for the current file, coloured outcome lines. */
@@ -15,10 +15,16 @@ export class TtyReporter implements Reporter {
   #countdown: NodeJS.Timeout | undefined;
   #name = '';
   #prefix = '';
+  /** Where this run's first transfer of the current file started, once known. */
+  #resumedFrom: number | undefined;
+  /** After the signal notice nothing is drawn again: the lines that follow (the summary) start on a clean line. */
+  #stopping = false;
+  readonly #unroute: (() => void) | undefined;
 
   constructor(opts: ReporterOptions) {
     this.#opts = opts;
     this.#chalk = new Chalk({ level: opts.color ? 1 : 0 });
+    this.#unroute = opts.notices?.route((text) => this.stopping(text));
   }
 
   setItem(index: number, total: number): void {
@@ -37,6 +43,7 @@ export class TtyReporter implements Reporter {
 
   /** A live "next try in Ns" line while a retry waits, so a person sees it is not stuck. */
   #startCountdown(delayMs: number): void {
+    if (this.#stopping) return;
     const until = Date.now() + delayMs;
     const draw = () => {
       const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
@@ -62,6 +69,7 @@ export class TtyReporter implements Reporter {
 
   begin(label: string): void {
     this.#name = redactUrl(label);
+    this.#resumedFrom = undefined;
   }
 
   event(event: DownloadEvent): void {
@@ -69,6 +77,8 @@ export class TtyReporter implements Reporter {
     switch (event.type) {
       case 'transfer':
         this.#name = basename(event.path);
+        this.#resumedFrom ??= event.offset;
+        if (event.offset > 0) this.#print(this.#chalk.dim(`${this.#prefix ? `${this.#prefix} ` : ''}resume ${this.#name} from ${describeOffset(event.offset)}`));
         this.#startBar(event.total ?? 0, event.offset);
         break;
       case 'progress':
@@ -77,7 +87,7 @@ export class TtyReporter implements Reporter {
         this.#bar?.update(event.bytes, {
           bytes: formatBytes(event.bytes),
           totalText: event.total === undefined ? '?' : formatBytes(event.total),
-          speed: `${formatBytes(Math.round(event.bytesPerSec))}/s`,
+          ...rateFields(event.bytes, event.total, event.bytesPerSec),
         });
         break;
       case 'retry':
@@ -99,10 +109,13 @@ export class TtyReporter implements Reporter {
 
   #startBar(total: number, value: number): void {
     this.#stopBar();
+    if (this.#stopping) return;
     const bar = new cliProgress.SingleBar(
       {
         stream: this.#opts.stream,
-        format: `${this.#prefix ? `${this.#prefix} ` : ''}${this.#name} {bar} {percentage}% {bytes}/{totalText} {speed} ETA {eta_formatted}`,
+        // Speed and ETA are dlr's own, from the speed monitor's window:
+        // cli-progress's ETA says 0s before it has a rate and while throttled.
+        format: `${this.#prefix ? `${this.#prefix} ` : ''}${this.#name} {bar} {percentage}% {bytes}/{totalText} {speed} ETA {eta}`,
         hideCursor: true,
         clearOnComplete: true,
         barsize: 24,
@@ -111,13 +124,14 @@ export class TtyReporter implements Reporter {
       },
       cliProgress.Presets.shades_classic,
     );
-    bar.start(total, value, { bytes: formatBytes(value), totalText: total ? formatBytes(total) : '?', speed: '' });
+    bar.start(total, value, { bytes: formatBytes(value), totalText: total ? formatBytes(total) : '?', ...rateFields(value, total, 0) });
     this.#bar = bar;
   }
 
   end(result: DownloadResult): void {
     this.#stopBar();
-    const text = describeResult(result);
+    const text = describeResult(result, this.#resumedFrom);
+    this.#resumedFrom = undefined;
     const prefix = this.#prefix ? `${this.#prefix} ` : '';
     if (result.status === 'failed') this.#opts.stream.write(`${prefix}${this.#chalk.red(text)}\n`);
     else if (!this.#opts.quiet) {
@@ -141,7 +155,21 @@ export class TtyReporter implements Reporter {
     this.#print(this.#chalk.red(`error: ${text}`));
   }
 
+  stopping(text: string): void {
+    this.#stopping = true;
+    this.#print(this.#chalk.yellow(text));
+  }
+
   close(): void {
     this.#stopBar();
+    this.#unroute?.();
   }
+}
+
+/** `--` until there is a rate to tell (the first samples, a stalled or throttled transfer). */
+export function rateFields(bytes: number, total: number | undefined, bytesPerSec: number): { speed: string; eta: string } {
+  if (!(bytesPerSec >= 1)) return { speed: '--/s', eta: '--' };
+  const speed = `${formatBytes(Math.round(bytesPerSec))}/s`;
+  if (total === undefined || total <= 0) return { speed, eta: '--' };
+  return { speed, eta: formatDuration(Math.max(0, ((total - bytes) / bytesPerSec) * 1000)) };
 }
