@@ -57,6 +57,12 @@ export interface DlrErrorOptions {
   readonly detail?: string;
   /** Overrides the code's usual retryability, e.g. a 403 from a CDN whose signed link expired. */
   readonly retryable?: boolean;
+  /**
+   * The failure is the origin's, not the file's (it cannot be reached): the
+   * origin limiter waits on one retry schedule for every file behind it, so
+   * a file does not spend its own retries on it.
+   */
+  readonly originWide?: boolean;
 }
 
 export class DlrError extends Error {
@@ -64,6 +70,7 @@ export class DlrError extends Error {
   readonly status: number | undefined;
   readonly retryAfterMs: number | undefined;
   readonly detail: string | undefined;
+  readonly originWide: boolean;
   readonly #retryable: boolean | undefined;
 
   constructor(code: ErrorCode, message: string, options: DlrErrorOptions = {}) {
@@ -73,6 +80,7 @@ export class DlrError extends Error {
     this.status = options.status;
     this.retryAfterMs = options.retryAfterMs;
     this.detail = options.detail;
+    this.originWide = options.originWide ?? false;
     this.#retryable = options.retryable;
   }
 

@@ -15,7 +15,7 @@ export function header(headers: HeaderMap, name: string): string | undefined {
  * `detail` is the server's own message (a JSON `error`/`message`), if any.
  */
 export function errorForStatus(status: number, headers: HeaderMap, detail?: string): DlrError {
-  const retryAfterMs = parseRetryAfter(header(headers, 'retry-after')) ?? rateLimitWait(status, header(headers, 'ratelimit'));
+  const retryAfterMs = serverWaitMs(status, headers);
   const suffix = detail ? `: ${detail}` : '';
   const make = (code: ErrorCode, text: string) =>
     new DlrError(code, `HTTP ${status} ${text}${suffix}`, { status, retryAfterMs });
@@ -38,6 +38,14 @@ export function errorForStatus(status: number, headers: HeaderMap, detail?: stri
       if (status >= 500) return make('server-error', 'Server Error');
       return make('http-error', 'unexpected status');
   }
+}
+
+/**
+ * How long the server asked us to wait, if it did: Retry-After (seconds or
+ * a date), else the Hub's `RateLimit` reset when its window is spent.
+ */
+export function serverWaitMs(status: number, headers: HeaderMap): number | undefined {
+  return parseRetryAfter(header(headers, 'retry-after')) ?? rateLimitWait(status, header(headers, 'ratelimit'));
 }
 
 /** Pulls a human message out of a small error body (JSON `{error, message}` or short text). */
