@@ -4,7 +4,9 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { normalizeModelType } from '../history/model-type.js';
 import { MAX_TIMER_MS } from '../options.js';
+import type { OriginBudget } from '../limiter/types.js';
 import { pathExists } from '../util/fs.js';
+import { parseByteSize } from '../util/units.js';
 
 /**
  * The config file, validated and converted to dlr's units (ms, bytes/s,
@@ -31,6 +33,14 @@ export interface LoadedConfig {
   readonly civitaiBaseUrl: string;
   /** `ca_file`: PEM certificates to trust besides the system's (a private CA, a TLS-inspecting proxy), absolute. */
   readonly caFile: string | undefined;
+  /** `origins`: per-origin budgets as given (keys are origins or `*`); merged over the built-ins by budgetResolver. */
+  readonly origins: Readonly<Record<string, Partial<OriginBudget>>>;
+  /** `jobs`: files in flight at once; undefined = not set in the file. */
+  readonly jobs: number | undefined;
+  /** `checkpoint_jobs`: checkpoints transferring at once; undefined = not set in the file. */
+  readonly checkpointJobs: number | undefined;
+  /** `limit_rate`: the whole run's download rate in bytes per second; undefined = not set. */
+  readonly limitRateBytesPerSec: number | undefined;
 }
 
 /** Where to look for the file, and what to resolve relative names against. */
@@ -44,7 +54,8 @@ export interface LoadConfigOptions {
 /** A config is a few hundred bytes; anything this big is the wrong file, and reading it whole would be wasteful. */
 const MAX_CONFIG_BYTES = 1 << 20;
 
-const TOP_KEYS = ['api_key', 'download_paths', 'rate_limit_settings', 'history_file', 'civitai', 'ca_file'];
+const TOP_KEYS = ['api_key', 'download_paths', 'rate_limit_settings', 'history_file', 'civitai', 'ca_file', 'origins', 'jobs', 'checkpoint_jobs', 'limit_rate'];
+const ORIGIN_KEYS = ['requests_per_minute', 'burst', 'max_connections', 'bytes_per_second'];
 const CIVITAI_KEYS = ['base_url'];
 export const DEFAULT_CIVITAI_BASE_URL = 'https://civitai.com';
 const RATE_KEYS = ['sleep_between_downloads', 'retry_delays', 'speed_threshold_kbps', 'slow_duration_threshold_seconds'];
@@ -134,6 +145,26 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig>
     if (civitai.base_url !== undefined) civitaiBaseUrl = at.httpUrl(civitai.base_url, 'civitai.base_url');
   }
 
+  const origins: Record<string, Partial<OriginBudget>> = {};
+  if (raw.origins !== undefined) {
+    const table = at.object(raw.origins, 'origins');
+    for (const [key, value] of Object.entries(table)) {
+      const origin = key === '*' ? '*' : at.httpUrl(key, `origins key ${JSON.stringify(key)}`);
+      const entry = at.object(value, `origins.${key}`);
+      const unknown = Object.keys(entry).find((k) => !ORIGIN_KEYS.includes(k));
+      if (unknown !== undefined) at.unknownKey(unknown, `origins.${key}`, ORIGIN_KEYS.join(', '));
+      const budget: { -readonly [K in keyof OriginBudget]?: OriginBudget[K] } = {};
+      if (entry.requests_per_minute !== undefined) budget.requestsPerMinute = at.number(entry.requests_per_minute, `origins.${key}.requests_per_minute`, 0, 'requests per minute, 0 = no limit');
+      if (entry.burst !== undefined) budget.burst = at.count(entry.burst, `origins.${key}.burst`, 0);
+      if (entry.max_connections !== undefined) budget.maxConnections = at.count(entry.max_connections, `origins.${key}.max_connections`, 0);
+      if (entry.bytes_per_second !== undefined) budget.bytesPerSecond = at.rate(entry.bytes_per_second, `origins.${key}.bytes_per_second`);
+      origins[origin] = { ...origins[origin], ...budget };
+    }
+  }
+  const jobs = raw.jobs === undefined ? undefined : at.count(raw.jobs, 'jobs', 1);
+  const checkpointJobs = raw.checkpoint_jobs === undefined ? undefined : at.count(raw.checkpoint_jobs, 'checkpoint_jobs', 1);
+  const limitRateBytesPerSec = raw.limit_rate === undefined ? undefined : at.rate(raw.limit_rate, 'limit_rate');
+
   const caFile = raw.ca_file === undefined ? undefined : resolve(baseDir, expandHome(at.path(raw.ca_file, 'ca_file'), opts.env));
 
   const apiKey =
@@ -147,6 +178,10 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig>
     downloadPaths: Object.freeze(downloadPaths),
     historyFile,
     caFile,
+    origins: Object.freeze(origins),
+    jobs,
+    checkpointJobs,
+    limitRateBytesPerSec,
     policy: Object.freeze(policy),
     sleepBetweenMs,
     civitaiBaseUrl,
@@ -252,6 +287,20 @@ class KeyPath {
       this.fail(key, `must be a number >= ${min} (${unit}), got ${describe(value)}`);
     }
     return value;
+  }
+
+  /** A whole number >= min. */
+  count(value: unknown, key: string, min: number): number {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) this.fail(key, `must be a whole number >= ${min}, got ${describe(value)}`);
+    return value;
+  }
+
+  /** Bytes per second: a number, or a size such as "20MiB" (per second); 0 = no limit. */
+  rate(value: unknown, key: string): number {
+    if (typeof value === 'number') return this.number(value, key, 0, 'bytes per second');
+    const bytes = typeof value === 'string' ? parseByteSize(value) : undefined;
+    if (bytes === undefined) this.fail(key, `must be bytes per second, a number or a size such as "20MiB", got ${describe(value)}`);
+    return bytes;
   }
 
   /** Seconds in the file, ms in dlr; capped at setTimeout's ceiling, beyond which a wait would fire at once. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, readdir, unlink } from 'node:fs/promises';
+import { lstat, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /** True if anything (file, directory, link, even a dangling one) is at `path`. */
@@ -28,6 +28,22 @@ export async function isDirectory(path: string): Promise<boolean> {
  */
 export function tempPathBeside(path: string): string {
   return join(dirname(path), `.dlr-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/**
+ * Writes a small file so that a reader (another run, a metrics collector)
+ * sees either the old content or the new, never half: a temp file beside
+ * it, then a rename. The temp is removed if the write fails.
+ */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const tmp = tempPathBeside(path);
+  try {
+    await writeFile(tmp, text);
+    await rename(tmp, path);
+  } catch (error) {
+    await unlink(tmp).catch(() => undefined);
+    throw error;
+  }
 }
 
 /** Temp files and set-aside stale locks, each naming the pid that made it. */
