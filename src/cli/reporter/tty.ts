@@ -115,7 +115,7 @@ export class TtyReporter implements Reporter {
         stream: this.#opts.stream,
         // Speed and ETA are dlr's own, from the speed monitor's window:
         // cli-progress's ETA says 0s before it has a rate and while throttled.
-        format: `${this.#prefix ? `${this.#prefix} ` : ''}${this.#name} {bar} {percentage}% {bytes}/{totalText} {speed} ETA {eta}`,
+        format: `${this.#prefix ? `${this.#prefix} ` : ''}${this.#name} {bar} {percentage}% {bytes}/{totalText} {speed} ETA {etaText}`,
         hideCursor: true,
         clearOnComplete: true,
         barsize: 24,
@@ -167,9 +167,10 @@ export class TtyReporter implements Reporter {
 }
 
 /** `--` until there is a rate to tell (the first samples, a stalled or throttled transfer). */
-export function rateFields(bytes: number, total: number | undefined, bytesPerSec: number): { speed: string; eta: string } {
-  if (!(bytesPerSec >= 1)) return { speed: '--/s', eta: '--' };
+export function rateFields(bytes: number, total: number | undefined, bytesPerSec: number): { speed: string; etaText: string } {
+  // (`etaText`, not `eta`: cli-progress fills `{eta}` itself.)
+  if (!(bytesPerSec >= 1)) return { speed: '--/s', etaText: '--' };
   const speed = `${formatBytes(Math.round(bytesPerSec))}/s`;
-  if (total === undefined || total <= 0) return { speed, eta: '--' };
-  return { speed, eta: formatDuration(Math.max(0, ((total - bytes) / bytesPerSec) * 1000)) };
+  if (total === undefined || total <= 0) return { speed, etaText: '--' };
+  return { speed, etaText: formatDuration(Math.max(0, ((total - bytes) / bytesPerSec) * 1000)) };
 }
