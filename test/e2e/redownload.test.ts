@@ -376,6 +376,32 @@ describe('dlr history and dlr download --type', () => {
   });
 });
 
+describe('dlr download --type with a type dlr does not know', () => {
+  it('exits 2 with one line listing the known types, sends nothing and leaves the history alone', async () => {
+    w.server.setFile('/new', { body: makeBytes(5000, 7) });
+    const before = await readFile(w.historyPath, 'utf8');
+    const run = await dlr(['download', w.server.url('/new'), '--type', 'lroa']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^dlr: --type: unknown model type 'lroa'; known: checkpoint, lora, embedding, [^\n]*\n$/);
+    expect(w.server.requests).toHaveLength(0);
+    expect(await readFile(w.historyPath, 'utf8')).toBe(before);
+  });
+
+  it('takes a type the config gives a folder (download_paths), and Civitai\'s own type names', async () => {
+    const config = JSON.parse(await readFile(join(w.root, 'dlr.config.json'), 'utf8'));
+    config.download_paths.upscaler_models = 'models/upscale';
+    await writeFile(join(w.root, 'dlr.config.json'), JSON.stringify(config));
+    w.server.setFile('/up', { body: makeBytes(3000, 8), contentDisposition: 'attachment; filename="x4.pth"' });
+    w.server.setFile('/vae', { body: makeBytes(3000, 9), contentDisposition: 'attachment; filename="v.safetensors"' });
+    const custom = await dlr(['download', w.server.url('/up'), '--type', 'upscaler_models']);
+    expect(custom.code, custom.stderr).toBe(0);
+    expect(custom.stdout.trim()).toBe(join(w.root, 'models/upscale', 'x4.pth'));
+    const vae = await dlr(['download', w.server.url('/vae'), '--type', 'VAE']);
+    expect(vae.code, vae.stderr).toBe(0);
+    expect(vae.stdout.trim()).toBe(join(w.dirOf('other'), 'v.safetensors'));
+  });
+});
+
 describe('reports of a run with nothing to do', () => {
   it('removes last night\'s failures CSV and writes an all-zero summary', async () => {
     w.server.script('/2', { kind: 'status', status: 404 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { policyFromFlags, parseHeader } from '../../src/cli/parse-flags.js';
+import { checkModelTypeFlag } from '../../src/cli/model-type-flag.js';
 import { ConfigError, UsageError } from '../../src/errors.js';
 import { DEFAULT_POLICY, resolvePolicy } from '../../src/options.js';
 import { formatBytes, formatDuration, parseByteSize, parseSeconds } from '../../src/util/units.js';
@@ -95,5 +96,25 @@ describe('parseHeader', () => {
   it('rejects malformed headers and header injection', () => {
     expect(() => parseHeader('no colon')).toThrow(UsageError);
     expect(() => parseHeader('X-A: b\r\nX-B: c')).toThrow(UsageError);
+  });
+});
+
+describe('--type', () => {
+  it('takes dlr\'s types, their aliases and Civitai\'s type names, normalized', () => {
+    expect(checkModelTypeFlag('LoCon', [])).toBe('lora');
+    expect(checkModelTypeFlag('Textual Inversion', [])).toBe('embedding');
+    expect(checkModelTypeFlag('checkpoint', [])).toBe('checkpoint');
+    expect(checkModelTypeFlag('MotionModule', [])).toBe('motionmodule');
+  });
+
+  it('refuses a typo with a usage error that lists the known types, the configured ones included', () => {
+    expect(() => checkModelTypeFlag('lroa', [])).toThrow(UsageError);
+    expect(() => checkModelTypeFlag('lroa', ['default', 'my_folder'])).toThrow(/unknown model type 'lroa'; known: checkpoint, lora, embedding, .*, my_folder \(/);
+    expect(() => checkModelTypeFlag('  ', [])).toThrow(/unknown model type/);
+  });
+
+  it('counts a download_paths key of the config as known', () => {
+    expect(checkModelTypeFlag('my_folder', ['checkpoint', 'my_folder', 'default'])).toBe('my_folder');
+    expect(() => checkModelTypeFlag('default', ['default'])).toThrow(UsageError);
   });
 });

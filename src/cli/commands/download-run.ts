@@ -9,10 +9,9 @@ import { redactUrl, stripUrlCredentials } from '../../http/credentials.js';
 import type { RetryBudget } from '../../policy/with-retries.js';
 import { resolveSource } from '../../sources/resolve-source.js';
 import type { ResolvedFile } from '../../sources/types.js';
-import { normalizeModelType } from '../../history/model-type.js';
 import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, toDlrError, type ErrorCode } from '../../errors.js';
-import { createDispatcher } from '../../http/dispatcher.js';
 import { parseHttpUrl } from '../../http/parse-url.js';
+import { checkModelTypeFlag } from '../model-type-flag.js';
 import { parseHeader } from '../parse-flags.js';
 import { loadRunContext } from '../run-context.js';
 import { chooseReporter } from '../reporter/choose.js';
@@ -27,6 +26,7 @@ import type { DownloadFlags } from './download.js';
 export async function runDownload(url: string, flags: DownloadFlags, io: CliIo): Promise<number> {
   parseHttpUrl(url);
   const ctx = await loadRunContext(flags, io);
+  const givenType = flags.type === undefined ? undefined : checkModelTypeFlag(flags.type, Object.keys(ctx.config.downloadPaths));
   if (flags.output !== undefined && (flags.dir !== undefined || flags.filename !== undefined)) {
     throw new UsageError('use either --output, or --dir/--filename, not both');
   }
@@ -36,7 +36,7 @@ export async function runDownload(url: string, flags: DownloadFlags, io: CliIo):
   }
   const headers = Object.fromEntries((flags.header ?? []).map(parseHeader));
   const reporter = await chooseReporter(io.stderr, io.env, flags.quiet ?? false, io.notices);
-  const dispatcher = createDispatcher(ctx.policy, ctx.network);
+  const client = ctx.openClient();
   let lock: RunLock | undefined;
   try {
     reporter.begin(url);
@@ -46,8 +46,7 @@ export async function runDownload(url: string, flags: DownloadFlags, io: CliIo):
       resolved = await resolveSource(url, {
         retryBudget,
         settings: ctx.sources,
-        policy: ctx.policy,
-        dispatcher,
+        client,
         signal: io.signal,
         onRetry: (info) => reporter.event({ type: 'retry', ...info, code: info.code as ErrorCode }),
       });
@@ -58,7 +57,7 @@ export async function runDownload(url: string, flags: DownloadFlags, io: CliIo):
       return error.code === 'interrupted' ? EXIT_INTERRUPTED : EXIT_FAILED;
     }
     // A model type (given, or known to the site) means a model: its folder, and the history.
-    const type = flags.type !== undefined ? normalizeModelType(flags.type) : resolved.type;
+    const type = givenType ?? resolved.type;
     const name = flags.filename ?? resolved.filename;
     const dest: Destination =
       flags.output !== undefined
@@ -82,7 +81,7 @@ export async function runDownload(url: string, flags: DownloadFlags, io: CliIo):
         ...(resolved.expect ? { expect: resolved.expect } : {}),
         ...(resolved.inspect ? { inspect: resolved.inspect } : {}),
       },
-      { policy: ctx.policy, dispatcher, signal: io.signal, retriesSpent: retryBudget.spent, onEvent: (e) => reporter.event(e) },
+      { client, signal: io.signal, retriesSpent: retryBudget.spent, onEvent: (e) => reporter.event(e) },
     );
     reporter.end(result);
     if (result.status === 'failed') {
@@ -98,7 +97,7 @@ export async function runDownload(url: string, flags: DownloadFlags, io: CliIo):
     return EXIT_OK;
   } finally {
     reporter.close();
-    await dispatcher.close().catch(() => undefined);
+    await client.close();
     await lock?.release();
   }
 }
