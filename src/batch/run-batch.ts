@@ -13,6 +13,7 @@ import type { InvalidRow } from '../history/read-history.js';
 import type { ResolvedPolicy } from '../options.js';
 import { sleep } from '../util/sleep.js';
 import { notReachedItems } from './not-reached.js';
+import { withSiteType } from './site-type.js';
 import type { BatchEvent, BatchItem, BatchOutcome } from './types.js';
 
 export interface BatchOptions {
@@ -33,6 +34,8 @@ export interface BatchOptions {
   ) => Promise<ResolvedFile>;
   readonly signal?: AbortSignal;
   readonly onEvent?: (event: BatchEvent) => void;
+  /** The folder of a model type: a row with no type goes to its site's type's folder (see withSiteType). */
+  readonly dirFor?: (type: string) => string;
 }
 
 /**
@@ -90,11 +93,12 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
       if (error.code === 'interrupted') interrupted = true;
       continue;
     }
-    const name = entry.path ?? (resolved.filename ? join(entry.dir, safeFileName(resolved.filename)) : undefined);
+    const target = withSiteType(entry, resolved.type, options.dirFor);
+    const name = target.path ?? (resolved.filename ? join(target.dir, safeFileName(resolved.filename)) : undefined);
     const result = await download(
       {
         url: resolved.url,
-        dest: name === undefined ? { dir: entry.dir } : { file: name },
+        dest: name === undefined ? { dir: target.dir } : { file: name },
         headers: resolved.headers,
         overwrite: options.force,
         ...(resolved.expect ? { expect: resolved.expect } : {}),
@@ -109,7 +113,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
       },
     );
     resolvedFiles.push({ url: entry.url, file: resolved, path: result.path });
-    const item: BatchItem = { subject: { ...entry, path: result.path ?? entry.path }, result, finishedAt: new Date() };
+    const item: BatchItem = { subject: { ...target, path: result.path ?? target.path }, result, finishedAt: new Date() };
     items.push(item);
     emit({ type: 'item-end', index, total, item });
     if (result.status === 'failed' && result.error.code === 'interrupted') {

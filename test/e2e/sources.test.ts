@@ -146,3 +146,30 @@ describe('Civitai and Hugging Face through the CLI', () => {
     expect(intoDir.stderr + toFile.stderr).not.toMatch(/added to the history/);
   });
 });
+
+describe('a history row with no model_type', () => {
+  it("takes its Civitai model's type and that type's folder; a type written in the row wins", async () => {
+    await writeFile(
+      join(root.path, 'download_history.csv'),
+      [
+        'timestamp,model_type,url,filename',
+        't,,https://civitai.com/models/2,',
+        't,,https://civitai.com/api/download/models/11,mine.safetensors',
+        't,checkpoint,https://civitai.com/models/2?modelVersionId=21,as-ckpt.safetensors',
+      ].join('\n') + '\n',
+    );
+    const run = await dlr(['redownload', 'all', '--summary-json', 's.json']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(await fileSha(join(root.path, 'lora', 'lora.safetensors'))).toBe(sha256(lora));
+    expect(await fileSha(join(root.path, 'ckpt', 'mine.safetensors'))).toBe(sha256(ckpt));
+    expect(await fileSha(join(root.path, 'ckpt', 'as-ckpt.safetensors'))).toBe(sha256(lora));
+    await expect(readdir(join(root.path, 'other'))).resolves.not.toContain('mine.safetensors');
+    const summary = JSON.parse(await readFile(join(root.path, 's.json'), 'utf8'));
+    expect(summary.byType).toMatchObject({ lora: { success: 1 }, checkpoint: { success: 2 } });
+
+    // The next night finds them where they went.
+    const again = await dlr(['redownload', 'all']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/skipped {3}3/);
+  });
+});

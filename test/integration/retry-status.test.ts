@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { useFaultServer } from '../helpers/fault-server-context.js';
 import { makeBytes, sha256 } from '../../fixtures/server/fault-server.js';
 import { fileSha, runDownload } from '../helpers/engine.js';
+import type { DownloadEvent } from '../../src/engine/types.js';
 
 const body = makeBytes(200_000, 21);
 const path = '/m.safetensors';
@@ -100,13 +101,30 @@ describe('rate limiting and server errors', () => {
 
 describe('throttled and stalled transfers', () => {
   it('aborts a transfer below the speed floor as rate-limited, keeps the part and resumes (seed case 3)', async () => {
-    t.server.script(path, { kind: 'trickle', bytesPerSec: 2_000, afterBytes: 50_000 });
+    // 50 000 bytes at full speed, then 2000 B/s: a fifth of the 10 KiB/s floor.
+    const trickle = 2_000;
+    const windowMs = 300;
+    t.server.script(path, { kind: 'trickle', bytesPerSec: trickle, afterBytes: 50_000 });
+    const at = new Map<DownloadEvent, number>();
     const { result, events } = await runDownload(
       { url: t.server.url(path), dest: { dir: t.dir } },
-      { policy: { speedFloorBytesPerSec: 10_240, speedWindowMs: 300, sampleIntervalMs: 20, retryDelaysMs: [5] } },
+      {
+        policy: { speedFloorBytesPerSec: 10_240, speedWindowMs: windowMs, sampleIntervalMs: 20, retryDelaysMs: [5] },
+        onEvent: (e) => at.set(e, performance.now()),
+      },
     );
-    expect(events.find((e) => e.type === 'retry')).toMatchObject({ code: 'rate-limited' });
+    const retry = events.findIndex((e) => e.type === 'retry');
+    expect(events[retry]).toMatchObject({ code: 'rate-limited' });
     expect(result).toMatchObject({ status: 'done', retries: 1 });
+    // The rate the floor judged (its last sample before the abort) is the rate the server sent, not 0 and
+    // not an average since the start that still counts the fast 50 000 bytes. The band is wide because
+    // a window of 300 ms holds only about six of the server's 50 ms ticks, fewer on a loaded machine.
+    const judged = events.slice(0, retry).findLast((e) => e.type === 'progress' && e.bytesPerSec > 0);
+    expect(judged?.type === 'progress' && judged.bytesPerSec, 'no sample saw a rate above 0').toBeGreaterThanOrEqual(trickle / 4);
+    expect(judged?.type === 'progress' && judged.bytesPerSec).toBeLessThanOrEqual(trickle * 2);
+    // Judged only once a full window had passed.
+    const started = at.get(events.find((e) => e.type === 'transfer')!)!;
+    expect(at.get(events[retry]!)! - started).toBeGreaterThanOrEqual(windowMs);
     const second = t.server.requestsTo(path)[1];
     expect(Number(/^bytes=(\d+)-$/.exec(String(second?.headers.range))?.[1])).toBeGreaterThanOrEqual(50_000);
     expect(await fileSha(join(t.dir, 'm.safetensors'))).toBe(sha256(body));

@@ -58,15 +58,21 @@ describe('SpeedMonitor', () => {
     }
   });
 
-  it('reports the windowed rate', () => {
+  it('reports the windowed rate: what was sent over the last window, not since the start, never 0 while bytes flow', () => {
     const c = clock();
     const m = new SpeedMonitor(0, 10_000, c.now);
+    const rates: number[] = [];
     for (let s = 0; s < 20; s++) {
       c.advance(1000);
       m.add(s < 10 ? 1_000_000 : 1_000);
-      m.sample();
+      rates.push(m.sample().bytesPerSec);
     }
-    expect(m.sample().bytesPerSec).toBeLessThan(2_000);
+    // The fast first half: 1 MB a second, as sent (a monitor stuck at 0 fails here).
+    expect(rates[9]).toBeGreaterThanOrEqual(900_000);
+    expect(rates[9]).toBeLessThanOrEqual(1_100_000);
+    // Once the window holds only the slow half: 1000 B/s as sent (a since-the-start average would be ~500 000).
+    expect(rates[19]).toBeGreaterThanOrEqual(900);
+    expect(rates[19]).toBeLessThanOrEqual(1_100);
   });
 
   it('never flags when the floor is 0 (disabled), even for a stall', () => {

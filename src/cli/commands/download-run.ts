@@ -10,6 +10,7 @@ import type { RetryBudget } from '../../policy/with-retries.js';
 import { resolveSource } from '../../sources/resolve-source.js';
 import type { ResolvedFile } from '../../sources/types.js';
 import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, toDlrError, type ErrorCode } from '../../errors.js';
+import { createDispatcher } from '../../http/dispatcher.js';
 import { parseHttpUrl } from '../../http/parse-url.js';
 import { checkModelTypeFlag } from '../model-type-flag.js';
 import { parseHeader } from '../parse-flags.js';
@@ -36,7 +37,7 @@ export async function runDownload(url: string, flags: DownloadFlags, io: CliIo):
   }
   const headers = Object.fromEntries((flags.header ?? []).map(parseHeader));
   const reporter = await chooseReporter(io.stderr, io.env, flags.quiet ?? false, io.notices);
-  const client = ctx.openClient();
+  const dispatcher = createDispatcher(ctx.policy, ctx.network);
   let lock: RunLock | undefined;
   try {
     reporter.begin(url);
@@ -46,7 +47,8 @@ export async function runDownload(url: string, flags: DownloadFlags, io: CliIo):
       resolved = await resolveSource(url, {
         retryBudget,
         settings: ctx.sources,
-        client,
+        policy: ctx.policy,
+        dispatcher,
         signal: io.signal,
         onRetry: (info) => reporter.event({ type: 'retry', ...info, code: info.code as ErrorCode }),
       });
@@ -81,7 +83,7 @@ export async function runDownload(url: string, flags: DownloadFlags, io: CliIo):
         ...(resolved.expect ? { expect: resolved.expect } : {}),
         ...(resolved.inspect ? { inspect: resolved.inspect } : {}),
       },
-      { client, signal: io.signal, retriesSpent: retryBudget.spent, onEvent: (e) => reporter.event(e) },
+      { policy: ctx.policy, dispatcher, signal: io.signal, retriesSpent: retryBudget.spent, onEvent: (e) => reporter.event(e) },
     );
     reporter.end(result);
     if (result.status === 'failed') {
@@ -97,7 +99,7 @@ export async function runDownload(url: string, flags: DownloadFlags, io: CliIo):
     return EXIT_OK;
   } finally {
     reporter.close();
-    await client.close();
+    await dispatcher.close().catch(() => undefined);
     await lock?.release();
   }
 }

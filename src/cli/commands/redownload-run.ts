@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline/promises';
 import { freeSpaceWarning } from '../../batch/disk-space.js';
 import { writeFailuresCsv } from '../../batch/failures-csv.js';
 import { runBatch } from '../../batch/run-batch.js';
+import { foldersToLock } from '../../batch/site-type.js';
 import { acquireRunLock, isProcessAlive, releaseOnExit } from '../../batch/run-lock.js';
 import { summarize } from '../../batch/summary.js';
 import type { BatchEvent, BatchOutcome } from '../../batch/types.js';
@@ -15,6 +16,7 @@ import { hashCachePathFor, updateHashCache } from '../../history/hash-cache.js';
 import { planDownloads, splitPathCollisions, urlKey } from '../../history/plan.js';
 import { readHistory, type InvalidRow } from '../../history/read-history.js';
 import { resolveSource } from '../../sources/resolve-source.js';
+import { isCivitaiUrl } from '../../sources/civitai.js';
 import { removeOrphans } from '../../util/fs.js';
 import type { CliIo } from '../io.js';
 import { planLines } from '../plan-lines.js';
@@ -62,7 +64,7 @@ export async function runRedownload(target: string, flags: RedownloadFlags, io: 
     return EXIT_OK;
   }
 
-  const lock = await acquireRunLock([...new Set(entries.map((e) => e.dir))]);
+  const lock = await acquireRunLock(foldersToLock(entries, Object.values(ctx.config.downloadPaths), (e) => isCivitaiEntry(e.url, ctx.sources.civitaiBaseUrl)));
   releaseOnExit(lock);
   for (const { reason } of lock.unlockable) reporter.warn(`${reason}; files bound there will fail`);
   await removeOrphans(dirname(ctx.historyPath), isProcessAlive);
@@ -74,6 +76,7 @@ export async function runRedownload(target: string, flags: RedownloadFlags, io: 
     const outcome = await runBatch({
       entries,
       invalid,
+      dirFor: ctx.dirFor,
       policy: ctx.policy,
       dispatcher,
       pauseBetweenMs: ctx.pauseBetweenMs,
@@ -187,3 +190,12 @@ async function canWriteIn(dir: string): Promise<boolean> {
   }
 }
 
+
+/** Civitai names a model's type; other sources do not, so only its rows may take one. */
+function isCivitaiEntry(url: string, civitaiBaseUrl: string): boolean {
+  try {
+    return isCivitaiUrl(new URL(url), civitaiBaseUrl);
+  } catch {
+    return false;
+  }
+}
