@@ -2,6 +2,8 @@ import { stat, statfs } from 'node:fs/promises';
 import { formatBytes } from '../util/units.js';
 import { PartFile } from '../engine/part-file.js';
 import type { PlanEntry } from '../history/plan.js';
+import { mapBounded } from '../util/bounded.js';
+import { FolderListings } from '../util/presence.js';
 
 /**
  * Bytes still to fetch that are known without asking any server: the totals
@@ -12,24 +14,33 @@ import type { PlanEntry } from '../history/plan.js';
  * unknown sizes are left out and the warning says so.
  */
 export async function knownRemainingBytes(entries: readonly PlanEntry[], force: boolean): Promise<{ bytes: number; unknown: number }> {
+  // Many at a time: one file-system round trip after another made this the
+  // longest wait of a 100k-row run whose files are all there.
+  const listings = new FolderListings();
+  const remaining = await mapBounded(entries, async (entry) =>
+    // Without --force a file that is there needs nothing: its folder's listing says so without a stat.
+    !force && entry.path !== undefined && (await listings.has(entry.path)) ? 0 : remainingOf(entry, force),
+  );
   let bytes = 0;
   let unknown = 0;
-  for (const entry of entries) {
-    if (entry.path === undefined) {
-      unknown++;
-      continue;
-    }
-    const existing = await stat(entry.path).then(
-      (st) => st.size,
-      () => undefined,
-    );
-    if (existing !== undefined && !force) continue;
-    const { offset, sidecar } = await new PartFile(entry.path).inspect().catch(() => ({ offset: 0, sidecar: undefined }));
-    if (sidecar?.total !== undefined) bytes += Math.max(0, sidecar.total - offset);
-    else if (existing !== undefined) bytes += existing;
-    else unknown++;
+  for (const value of remaining) {
+    if (value === undefined) unknown++;
+    else bytes += value;
   }
   return { bytes, unknown };
+}
+
+/** Bytes still to fetch for one entry: 0 when it is there (without --force), undefined when nobody knows yet. */
+async function remainingOf(entry: PlanEntry, force: boolean): Promise<number | undefined> {
+  if (entry.path === undefined) return undefined;
+  const existing = await stat(entry.path).then(
+    (st) => st.size,
+    () => undefined,
+  );
+  if (existing !== undefined && !force) return 0;
+  const { offset, sidecar } = await new PartFile(entry.path).inspect().catch(() => ({ offset: 0, sidecar: undefined }));
+  if (sidecar?.total !== undefined) return Math.max(0, sidecar.total - offset);
+  return existing;
 }
 
 /**
@@ -37,16 +48,23 @@ export async function knownRemainingBytes(entries: readonly PlanEntry[], force: 
  * systems (grouped by device, so two folders on one disk are counted once).
  */
 export async function freeSpaceWarning(entries: readonly PlanEntry[], force: boolean): Promise<string | undefined> {
-  const byDevice = new Map<number, { dir: string; entries: PlanEntry[] }>();
+  // One stat per folder, not per entry: a history has a handful of folders and may have 100k rows.
+  const byDir = new Map<string, PlanEntry[]>();
   for (const entry of entries) {
-    const dev = await stat(entry.dir).then(
+    const group = byDir.get(entry.dir);
+    if (group === undefined) byDir.set(entry.dir, [entry]);
+    else group.push(entry);
+  }
+  const byDevice = new Map<number, { dir: string; entries: PlanEntry[] }>();
+  for (const [dir, group] of byDir) {
+    const dev = await stat(dir).then(
       (st) => st.dev,
       () => undefined,
     );
     if (dev === undefined) continue;
-    const group = byDevice.get(dev) ?? { dir: entry.dir, entries: [] };
-    group.entries.push(entry);
-    byDevice.set(dev, group);
+    const device = byDevice.get(dev);
+    if (device === undefined) byDevice.set(dev, { dir, entries: group });
+    else device.entries = device.entries.concat(group);
   }
   const shortfalls: string[] = [];
   for (const { dir, entries: group } of byDevice.values()) {

@@ -4,7 +4,8 @@ import type { Dispatcher } from 'undici';
 import { DlrError, toDlrError, type ErrorCode } from '../errors.js';
 import { safeFileName } from '../engine/safe-name.js';
 import type { ResolvedFile } from '../sources/types.js';
-import { pathExists } from '../util/fs.js';
+import { FolderListings } from '../util/presence.js';
+import { TimeSlice } from '../util/time-slice.js';
 import { download } from '../engine/download.js';
 import type { DownloadResult } from '../engine/types.js';
 import { redactUrl } from '../http/credentials.js';
@@ -15,6 +16,9 @@ import { sleep } from '../util/sleep.js';
 import { notReachedItems } from './not-reached.js';
 import { withSiteType } from './site-type.js';
 import type { BatchEvent, BatchItem, BatchOutcome } from './types.js';
+
+/** A folder listing older than this is taken again before it says a file is there. */
+const PRESENCE_FRESH_MS = 1000;
 
 export interface BatchOptions {
   readonly entries: readonly PlanEntry[];
@@ -57,8 +61,12 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
   let interrupted = false;
   let notReached: readonly PlanEntry[] = [];
 
+  // A nightly run mostly finds its files present: one listing per folder answers for them.
+  const presence = new FolderListings(PRESENCE_FRESH_MS);
+  const slice = new TimeSlice();
   for (const [i, entry] of options.entries.entries()) {
     const index = i + 1;
+    if (slice.due()) await slice.pause();
     if (options.signal?.aborted) {
       interrupted = true;
       notReached = options.entries.slice(i);
@@ -70,7 +78,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
     const budget: RetryBudget = { spent: 0 };
     try {
       // Skip before asking any API: an existing file costs no request at all.
-      if (!options.force && entry.path !== undefined && (await pathExists(entry.path))) {
+      if (!options.force && entry.path !== undefined && (await presence.has(entry.path))) {
         const item: BatchItem = { subject: entry, result: skipped(entry), finishedAt: new Date() };
         items.push(item);
         emit({ type: 'item-end', index, total, item });

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { safeFileName } from '../engine/safe-name.js';
 import { priorityOf } from './model-type.js';
 import { DlrError } from '../errors.js';
+import { TimeSlice } from '../util/time-slice.js';
 import type { HistoryRow, InvalidRow } from './read-history.js';
 
 /** One file to fetch, after dedupe and sorting. */
@@ -15,24 +16,60 @@ export interface PlanEntry extends HistoryRow {
 /**
  * Dedupe by URL — the last row for a URL wins (its type and file name), at
  * that URL's first position — then a stable sort by type priority. The CSV
- * itself is never reordered or rewritten.
+ * itself is never reordered or rewritten. Linear in the rows (a Map keeps a
+ * key at its first insertion, and the sort is a bucket per priority), and
+ * it gives way to the event loop every few milliseconds so a signal is
+ * handled while a very large history is planned.
  */
-export function planDownloads(rows: readonly HistoryRow[], dirFor: (type: string) => string): PlanEntry[] {
-  const firstIndex = new Map<string, number>();
+export async function planDownloads(
+  rows: readonly HistoryRow[],
+  dirFor: (type: string) => string,
+  options: { readonly signal?: AbortSignal } = {},
+): Promise<PlanEntry[]> {
+  const slice = new TimeSlice(options.signal);
+  // Map.set on a key already present keeps its place: the first position, the last row.
   const winner = new Map<string, HistoryRow>();
-  rows.forEach((row, index) => {
-    const key = urlKey(row.url);
-    if (!firstIndex.has(key)) firstIndex.set(key, index);
-    winner.set(key, row);
-  });
-  const ordered = [...firstIndex.entries()].sort((a, b) => a[1] - b[1]).map(([key]) => winner.get(key)!);
-  // Array.prototype.sort is stable (ES2019), so rows of one type keep their history order.
-  ordered.sort((a, b) => priorityOf(a.type) - priorityOf(b.type));
-  return ordered.map((row) => {
-    const dir = dirFor(row.type);
-    const name = row.filename.trim() === '' ? undefined : safeFileName(row.filename);
-    return { ...row, dir, path: name === undefined ? undefined : join(dir, name) };
-  });
+  for (const row of rows) {
+    if (slice.due()) await slice.pause();
+    winner.set(urlKey(row.url), row);
+  }
+  const byPriority = new Map<number, HistoryRow[]>();
+  for (const row of winner.values()) {
+    const priority = priorityOf(row.type);
+    let bucket = byPriority.get(priority);
+    if (bucket === undefined) byPriority.set(priority, (bucket = []));
+    bucket.push(row);
+  }
+  const folders = new Map<string, { dir: string; prefix: string }>();
+  const entries: PlanEntry[] = [];
+  for (const priority of [...byPriority.keys()].sort((a, b) => a - b)) {
+    for (const row of byPriority.get(priority)!) {
+      if (slice.due()) await slice.pause();
+      let folder = folders.get(row.type);
+      if (folder === undefined) folders.set(row.type, (folder = folderOf(dirFor(row.type))));
+      const name = row.filename.trim() === '' ? undefined : safeFileName(row.filename);
+      entries.push({
+        line: row.line,
+        timestamp: row.timestamp,
+        modelType: row.modelType,
+        type: row.type,
+        url: row.url,
+        filename: row.filename,
+        dir: folder.dir,
+        path: name === undefined ? undefined : folder.prefix + name,
+      });
+    }
+  }
+  return entries;
+}
+
+/**
+ * `join(dir, name)` for a name that safeFileName made (one component, never
+ * `.` or `..`) is `join(dir, 'x')` less its `x`: the prefix is normalized
+ * once per folder instead of once per row.
+ */
+function folderOf(dir: string): { dir: string; prefix: string } {
+  return { dir, prefix: join(dir, 'x').slice(0, -1) };
 }
 
 /**

@@ -1,8 +1,8 @@
 import { readFile, stat } from 'node:fs/promises';
-import { parse } from 'csv-parse/sync';
-import { CsvError } from 'csv-parse';
 import { DlrError, UsageError } from '../errors.js';
 import { redactUrl } from '../http/credentials.js';
+import { TimeSlice } from '../util/time-slice.js';
+import { csvRecords, CsvSyntaxError } from './csv-records.js';
 import { normalizeModelType } from './model-type.js';
 
 /** The history CSV's columns, in the order dlr writes them. */
@@ -39,50 +39,116 @@ export interface History {
 }
 
 /**
+ * Caps on what one row may hold. A row past a cap is an `invalid-row`
+ * naming its line, reported and skipped; the other rows are read as usual,
+ * and the work a row costs stays proportional to the cap, not to its size.
+ */
+export const HISTORY_LIMITS = Object.freeze({
+  /**
+   * A whole row (a record: line breaks inside quotes count). The fields below
+   * need ~12 KiB at most; the rest is room for the extra columns people keep
+   * (notes, hashes, tags). A megabyte "row" is damage or an attack.
+   */
+  rowChars: 64 * 1024,
+  /**
+   * nginx's and Apache's default limit for a request line is 8 KiB: a longer
+   * URL would be refused (414) after spending a request. Civitai and Hub
+   * URLs, token included, are a few hundred characters.
+   */
+  urlChars: 8 * 1024,
+  /**
+   * PATH_MAX on Linux. Only the last component is used and it is cut to
+   * 245 bytes (NAME_MAX less the sidecar suffix), so a longer field cannot
+   * be a file name that was meant.
+   */
+  filenameChars: 4 * 1024,
+  /** Type names are words (`checkpoint`, `TextualInversion`). */
+  modelTypeChars: 256,
+});
+
+export interface ReadHistoryOptions {
+  /** Aborts a long read (a very large history) with `interrupted`. */
+  readonly signal?: AbortSignal;
+}
+
+/**
  * Reads a download-history CSV: UTF-8 with or without BOM, LF or CRLF,
  * quoted fields, extra columns ignored. Problems with the file as a whole
- * (missing, not UTF-8, binary, no header, a missing column, broken quoting)
- * are a UsageError naming the file: exit 2. Problems with one row are
- * collected as `invalid` and the rest is still usable.
+ * (missing, not UTF-8, binary, no header, a missing column, a quote that
+ * never closes) are a UsageError naming the file: exit 2. Problems with one
+ * row (a bad URL, a row or field past HISTORY_LIMITS) are collected as
+ * `invalid` and the rest is still usable. Reading gives way to the event loop
+ * every few milliseconds, so a signal is handled while a large file is read.
  */
-export async function readHistory(path: string): Promise<History> {
+export async function readHistory(path: string, options: ReadHistoryOptions = {}): Promise<History> {
   const text = decodeHistoryFile(path, await readHistoryBytes(path));
-  let records: Array<{ record: Record<string, string>; info: { lines: number } }>;
-  let header: string[] | undefined;
-  try {
-    records = parse(text, {
-      columns: (names: string[]) => (header = names.map((h) => h.trim().toLowerCase())),
-      info: true,
-      skip_empty_lines: true,
-      relax_column_count: true,
-      trim: false,
-    }) as typeof records;
-  } catch (error) {
-    const where = error instanceof CsvError && typeof error.lines === 'number' ? ` line ${error.lines}:` : '';
-    throw new UsageError(`history file ${path}:${where} ${error instanceof Error ? error.message : String(error)}`);
-  }
-  if (header === undefined) throw new UsageError(`history file ${path} is empty (expected a header: ${HISTORY_COLUMNS.join(',')})`);
-  checkHeader(path, header);
-
+  const slice = new TimeSlice(options.signal);
   const rows: HistoryRow[] = [];
   const invalid: InvalidRow[] = [];
-  for (const { record, info } of records) {
-    // Spreadsheets export blank rows as `,,,`: nothing there, nothing to report.
-    if (Object.values(record).every((v) => v.trim() === '')) continue;
-    const row = {
-      timestamp: unescapeFormula(record.timestamp ?? ''),
-      modelType: unescapeFormula(record.model_type ?? ''),
-      url: unescapeFormula(record.url ?? '').trim(),
-      filename: unescapeFormula(record.filename ?? ''),
-    };
-    const problem = urlProblem(row.url);
-    if (problem) {
-      invalid.push({ line: info.lines, row, error: new DlrError('invalid-row', `line ${info.lines}: ${problem}`) });
-      continue;
+  let columns: { width: number; timestamp: number; modelType: number; url: number; filename: number } | undefined;
+  try {
+    for (const record of csvRecords(text, HISTORY_LIMITS.rowChars)) {
+      if (slice.due()) await slice.pause();
+      const { line, fields } = record;
+      if (columns === undefined) {
+        if (fields === undefined) throw new UsageError(`history file ${path}: line ${line}: the header cannot be read: ${record.problem}`);
+        const header = fields.map((h) => h.trim().toLowerCase());
+        checkHeader(path, header);
+        // A name given twice: the last one counts.
+        columns = {
+          width: header.length,
+          timestamp: header.lastIndexOf('timestamp'),
+          modelType: header.lastIndexOf('model_type'),
+          url: header.lastIndexOf('url'),
+          filename: header.lastIndexOf('filename'),
+        };
+        continue;
+      }
+      if (fields === undefined) {
+        invalid.push(invalidRow(line, EMPTY_ROW, record.problem ?? 'unreadable row'));
+        continue;
+      }
+      // Spreadsheets export blank rows as `,,,`: nothing there, nothing to report.
+      if (isBlank(fields, columns.width)) continue;
+      const field = (index: number) => unescapeFormula(index < 0 ? '' : (fields[index] ?? ''));
+      const row = {
+        timestamp: field(columns.timestamp),
+        modelType: field(columns.modelType),
+        url: field(columns.url).trim(),
+        filename: field(columns.filename),
+      };
+      const problem = rowProblem(row);
+      if (problem) {
+        invalid.push(invalidRow(line, row, problem));
+        continue;
+      }
+      rows.push({ line, timestamp: row.timestamp, modelType: row.modelType, type: normalizeModelType(row.modelType), url: row.url, filename: row.filename });
     }
-    rows.push({ line: info.lines, ...row, type: normalizeModelType(row.modelType) });
+  } catch (error) {
+    if (error instanceof CsvSyntaxError) throw new UsageError(`history file ${path}: ${error.message}`);
+    throw error;
   }
+  if (columns === undefined) throw new UsageError(`history file ${path} is empty (expected a header: ${HISTORY_COLUMNS.join(',')})`);
   return { path, rows, invalid };
+}
+
+const EMPTY_ROW = Object.freeze({ timestamp: '', modelType: '', url: '', filename: '' });
+
+function invalidRow(line: number, row: InvalidRow['row'], problem: string): InvalidRow {
+  return { line, row, error: new DlrError('invalid-row', `line ${line}: ${problem}`) };
+}
+
+function isBlank(fields: readonly string[], width: number): boolean {
+  // Only the header's columns count, as before: a value in an unnamed extra column is not a row.
+  for (let i = 0; i < width && i < fields.length; i++) if (fields[i]!.trim() !== '') return false;
+  return true;
+}
+
+function rowProblem(row: InvalidRow['row']): string | undefined {
+  if (row.url.length > HISTORY_LIMITS.urlChars) return `the URL is longer than ${HISTORY_LIMITS.urlChars} characters`;
+  if (row.filename.length > HISTORY_LIMITS.filenameChars) return `the filename is longer than ${HISTORY_LIMITS.filenameChars} characters`;
+  if (row.modelType.length > HISTORY_LIMITS.modelTypeChars) return `the model_type is longer than ${HISTORY_LIMITS.modelTypeChars} characters`;
+  return urlProblem(row.url);
 }
 
 async function readHistoryBytes(path: string): Promise<Buffer> {
@@ -123,6 +189,9 @@ function checkHeader(path: string, header: readonly string[]): void {
 
 function urlProblem(url: string): string | undefined {
   if (url === '') return 'empty URL';
+  // The common case without building a URL object per row; anything else
+  // (tabs inside, another scheme, a parse error) takes the full path below.
+  if (/^https?:/i.test(url) && URL.canParse(url)) return undefined;
   let parsed: URL;
   try {
     parsed = new URL(url);

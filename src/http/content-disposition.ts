@@ -1,12 +1,21 @@
 import { repairLatin1 } from './header-text.js';
 
 /**
+ * Longest header read for a name. A name is cut to 245 bytes anyway; the
+ * longest a history may give (4 KiB) fits three times over, percent-encoded,
+ * as both `filename` and `filename*`. A longer header is not a name anyone
+ * meant, and the name then comes from the URL as when there is none.
+ */
+export const MAX_CONTENT_DISPOSITION_CHARS = 16 * 1024;
+
+/**
  * Extracts the file name from a Content-Disposition header (RFC 6266):
  * `filename*` (RFC 8187 ext-value, UTF-8 or ISO-8859-1) wins over `filename`.
- * The result is untrusted: callers pass it through `safeFileName`.
+ * The result is untrusted: callers pass it through `safeFileName`. Linear in
+ * the header's length, which is capped.
  */
 export function filenameFromContentDisposition(header: string | undefined): string | undefined {
-  if (!header) return undefined;
+  if (!header || header.length > MAX_CONTENT_DISPOSITION_CHARS) return undefined;
   const params = parseParams(header);
   const extended = params.get('filename*');
   if (extended !== undefined) {

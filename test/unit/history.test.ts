@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendHistory } from '../../src/history/append-history.js';
 import { normalizeModelType, priorityOf } from '../../src/history/model-type.js';
 import { planDownloads } from '../../src/history/plan.js';
-import { readHistory } from '../../src/history/read-history.js';
+import { HISTORY_LIMITS, readHistory } from '../../src/history/read-history.js';
 import { UsageError } from '../../src/errors.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
@@ -56,7 +56,7 @@ describe('readHistory + planDownloads', () => {
         '2024-10-24 10:03:00,lora,https://civitai.com/4,lora2.safetensors',
       ].join('\n'),
     );
-    expect(planDownloads(history.rows, dirFor).map((e) => e.filename)).toEqual([
+    expect((await planDownloads(history.rows, dirFor)).map((e) => e.filename)).toEqual([
       'checkpoint1.safetensors',
       'lora1.safetensors',
       'lora2.safetensors',
@@ -86,7 +86,7 @@ describe('readHistory + planDownloads', () => {
         't3,lora,HTTPS://H/x,new-name.safetensors',
       ].join('\n'),
     );
-    const plan = planDownloads(history.rows, dirFor);
+    const plan = await planDownloads(history.rows, dirFor);
     expect(plan.map((e) => e.filename)).toEqual(['new-name.safetensors', 'y.safetensors']);
     expect(plan[0]?.path).toBe('/models/lora/new-name.safetensors');
   });
@@ -123,7 +123,7 @@ describe('readHistory + planDownloads', () => {
 
   it('reduces hostile file names to a base name inside the type folder', async () => {
     const history = await historyFrom(['timestamp,model_type,url,filename', 't,lora,https://h/a,../../../etc/passwd'].join('\n'));
-    expect(planDownloads(history.rows, dirFor)[0]?.path).toBe('/models/lora/passwd');
+    expect((await planDownloads(history.rows, dirFor))[0]?.path).toBe('/models/lora/passwd');
   });
 
   it('reads back the failures CSV formula escaping', async () => {
@@ -148,6 +148,85 @@ describe('readHistory + planDownloads', () => {
 
   it('says where to set the history when the file is missing', async () => {
     await expect(readHistory(join(dir.path, 'nope.csv'))).rejects.toThrow(/not found.*--history/);
+  });
+});
+
+describe('readHistory: caps and damage stay within their row', () => {
+  const header = 'timestamp,model_type,url,filename';
+
+  it('reports a row past the row cap as invalid-row naming its line, and reads the rows after it', async () => {
+    const history = await historyFrom(
+      [header, 't,lora,https://h/a,a.bin', `t,lora,https://h/b,b.bin,${'x'.repeat(HISTORY_LIMITS.rowChars)}`, 't,lora,https://h/c,c.bin', ''].join('\n'),
+    );
+    expect(history.rows.map((r) => [r.line, r.filename])).toEqual([
+      [2, 'a.bin'],
+      [4, 'c.bin'],
+    ]);
+    expect(history.invalid.map((r) => [r.line, r.error.code, r.error.message])).toEqual([[3, 'invalid-row', `line 3: the row is longer than ${HISTORY_LIMITS.rowChars} characters`]]);
+  });
+
+  it('counts a quoted field with line breaks in the row, and past the cap skips it whole', async () => {
+    const long = `"${'a\n'.repeat(HISTORY_LIMITS.rowChars)}"`;
+    const history = await historyFrom([header, `t,lora,https://h/a,${long}`, 't,lora,https://h/c,c.bin'].join('\n'));
+    expect(history.invalid.map((r) => r.line)).toEqual([2 + HISTORY_LIMITS.rowChars]);
+    expect(history.rows.map((r) => [r.line, r.filename])).toEqual([[3 + HISTORY_LIMITS.rowChars, 'c.bin']]);
+  });
+
+  it.each([
+    ['URL', `t,lora,https://h/${'u'.repeat(HISTORY_LIMITS.urlChars)},a.bin`, `the URL is longer than ${HISTORY_LIMITS.urlChars} characters`],
+    ['filename', `t,lora,https://h/a,${'f'.repeat(HISTORY_LIMITS.filenameChars + 1)}`, `the filename is longer than ${HISTORY_LIMITS.filenameChars} characters`],
+    ['model_type', `t,${'m'.repeat(HISTORY_LIMITS.modelTypeChars + 1)},https://h/a,a.bin`, `the model_type is longer than ${HISTORY_LIMITS.modelTypeChars} characters`],
+  ])('reports a %s past its cap as invalid-row', async (_label, line, message) => {
+    const history = await historyFrom([header, line, 't,lora,https://h/ok,ok.bin'].join('\n'));
+    expect(history.invalid.map((r) => r.error.message)).toEqual([`line 2: ${message}`]);
+    expect(history.rows.map((r) => r.filename)).toEqual(['ok.bin']);
+  });
+
+  it('keeps fields at their caps', async () => {
+    const url = `https://h/${'u'.repeat(HISTORY_LIMITS.urlChars - 'https://h/'.length)}`;
+    const history = await historyFrom([header, `t,lora,${url},${'f'.repeat(HISTORY_LIMITS.filenameChars)}`].join('\n'));
+    expect(history.invalid).toEqual([]);
+    expect(history.rows[0]?.url).toBe(url);
+  });
+
+  it('refuses a header past the row cap as a usage error naming the file', async () => {
+    await expect(historyFrom(`${header},${'n'.repeat(HISTORY_LIMITS.rowChars)}\nt,lora,https://h/a,a.bin\n`)).rejects.toThrow(/history\.csv: line 1: the header cannot be read/);
+  });
+
+  it('reports text after a closing quote as invalid-row, not as a broken file', async () => {
+    const history = await historyFrom([header, 't,lora,"https://h/a"x,a.bin', 't,lora,https://h/b,b.bin'].join('\n'));
+    expect(history.invalid.map((r) => r.error.message)).toEqual(['line 2: text after the closing quote of field 3']);
+    expect(history.rows.map((r) => r.filename)).toEqual(['b.bin']);
+  });
+
+  it('reads escaped quotes, a quote inside an unquoted field, and empty quoted fields', async () => {
+    const history = await historyFrom([header, 't,lora,https://h/a,"say ""hi"".bin"', 't,lora,https://h/b,12" vinyl.bin', 't,"",https://h/c,c.bin'].join('\n'));
+    expect(history.rows.map((r) => [r.type, r.filename])).toEqual([
+      ['lora', 'say "hi".bin'],
+      ['lora', '12" vinyl.bin'],
+      ['other', 'c.bin'],
+    ]);
+  });
+
+  it('reads LF, CRLF and CR line ends, mixed in one file, with the right line numbers', async () => {
+    const history = await historyFrom(`${header}\r\nt,lora,https://h/a,a.bin\r\n\r\nt,lora,https://h/b,b.bin\nt,lora,https://h/c,c.bin\rt,lora,https://h/d,"d\r\n.bin"\nt,lora,,e.bin`);
+    expect(history.rows.map((r) => [r.line, r.filename])).toEqual([
+      [2, 'a.bin'],
+      [4, 'b.bin'],
+      [5, 'c.bin'],
+      [7, 'd\r\n.bin'],
+    ]);
+    expect(history.invalid.map((r) => r.error.message)).toEqual(['line 8: empty URL']);
+  });
+
+  it('stops with interrupted when the signal has aborted', async () => {
+    const path = join(dir.path, 'history.csv');
+    await writeFile(path, [header, ...Array.from({ length: 5000 }, (_, i) => `t,lora,https://h/${i},${i}.bin`)].join('\n'));
+    const controller = new AbortController();
+    controller.abort();
+    await expect(readHistory(path, { signal: controller.signal })).rejects.toMatchObject({ code: 'interrupted' });
+    const history = await readHistory(path);
+    await expect(planDownloads(history.rows, dirFor, { signal: controller.signal })).rejects.toMatchObject({ code: 'interrupted' });
   });
 });
 

@@ -28,8 +28,8 @@ import type { RedownloadFlags } from './redownload.js';
 
 export async function runRedownload(target: string, flags: RedownloadFlags, io: CliIo): Promise<number> {
   const ctx = await loadRunContext(flags, io);
-  const history = await readHistory(ctx.historyPath);
-  const planned = splitPathCollisions(planDownloads(history.rows, ctx.dirFor));
+  const history = await readHistory(ctx.historyPath, { signal: io.signal });
+  const planned = splitPathCollisions(await planDownloads(history.rows, ctx.dirFor, { signal: io.signal }));
   let entries = planned.entries;
   let invalid: readonly InvalidRow[] = [...history.invalid, ...planned.collisions];
   if (target !== 'all') {

@@ -13,8 +13,8 @@ import type { VerifyFlags } from './verify.js';
 
 export async function runVerify(flags: VerifyFlags, io: CliIo): Promise<number> {
   const ctx = await loadRunContext(flags, io);
-  const history = await readHistory(ctx.historyPath);
-  const entries = planDownloads(history.rows, ctx.dirFor);
+  const history = await readHistory(ctx.historyPath, { signal: io.signal });
+  const entries = await planDownloads(history.rows, ctx.dirFor, { signal: io.signal });
   const cachePath = hashCachePathFor(ctx.historyPath);
   const cache = await readHashCache(cachePath);
   const dispatcher = flags.offline ? undefined : createDispatcher(ctx.policy, ctx.network);
