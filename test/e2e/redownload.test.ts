@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readFile, readdir, stat, writeFile, mkdir } from 'node:fs/promises';
+import { readFile, readdir, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { makeBytes, sha256 } from '../../fixtures/server/fault-server.js';
 import { makeBatchEnv, type BatchEnv } from '../helpers/batch-env.js';
 import { ANSI, BIN, cleanEnv, runCli, signalWhenPartHasBytes } from '../helpers/cli.js';
 import { fileSha } from '../helpers/engine.js';
+import { formatBytes } from '../../src/util/units.js';
 
 let w: BatchEnv;
 const ckpt = makeBytes(400_000, 1);
@@ -327,8 +328,25 @@ function onTerminal(answer: string): Promise<{ code: number | null; out: string 
 describe.skipIf(!hasScript)('the confirmation prompt on a terminal', () => {
   it('asks before starting; "n" cancels with exit 0 and no request', async () => {
     const run = await onTerminal('n\r');
-    expect(run.out).toMatch(/Download 4 files from the history\? \(y\/N\)/);
+    expect(run.out).toContain('Download 4 files from the history (sizes not known until the servers are asked)? (y/N)');
     expect(run.out).toMatch(/cancelled/);
+    expect(run.code).toBe(0);
+    expect(w.server.requests).toHaveLength(0);
+  });
+
+  it('counts only the files it will fetch, with the size earlier runs left in part sidecars, and sends nothing for it', async () => {
+    w.server.script('/2', { kind: 'reset-after', bytes: 150_000 });
+    const first = await dlr(['redownload', 'all', '--retry-delays', '']);
+    expect(first.code).toBe(1);
+    const kept = (await stat(join(w.dirOf('checkpoint'), 'checkpoint1.safetensors.part'))).size;
+    expect(kept).toBeGreaterThan(0);
+    await rm(join(w.dirOf('embedding'), 'embedding1.pt'));
+    await rm(join(w.dirOf('lora'), 'lora2.safetensors'));
+    w.server.requests.length = 0;
+    const run = await onTerminal('n\r');
+    expect(run.out).toContain(
+      `Download 3 of 4 files from the history (1 already there; ${formatBytes(ckpt.length - kept)} to fetch for 1, the size of 2 not known until asked)? (y/N)`,
+    );
     expect(run.code).toBe(0);
     expect(w.server.requests).toHaveLength(0);
   });

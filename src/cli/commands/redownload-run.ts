@@ -13,12 +13,13 @@ import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, toDlrErro
 import { redactUrl } from '../../http/credentials.js';
 import { createDispatcher } from '../../http/dispatcher.js';
 import { hashCachePathFor, updateHashCache } from '../../history/hash-cache.js';
-import { planDownloads, splitPathCollisions, urlKey } from '../../history/plan.js';
+import { planDownloads, splitPathCollisions, urlKey, type PlanEntry } from '../../history/plan.js';
 import { readHistory, type InvalidRow } from '../../history/read-history.js';
 import { resolveSource } from '../../sources/resolve-source.js';
 import { isCivitaiUrl } from '../../sources/civitai.js';
 import { removeOrphans } from '../../util/fs.js';
 import type { CliIo } from '../io.js';
+import { confirmQuestion, previewFetch } from '../fetch-preview.js';
 import { planLines } from '../plan-lines.js';
 import { chooseReporter } from '../reporter/choose.js';
 import type { Reporter } from '../reporter/reporter.js';
@@ -59,7 +60,7 @@ export async function runRedownload(target: string, flags: RedownloadFlags, io: 
     await writeReports(reporter, { items: [], interrupted: false, startedAt: new Date(), elapsedMs: 0 }, failuresPath, summaryPath);
     return EXIT_OK;
   }
-  if (!(await confirm(entries.length, force, flags.yes ?? false, io.signal))) {
+  if (!(await confirm(entries, force, flags.yes ?? false, io.signal))) {
     reporter.info('cancelled');
     return EXIT_OK;
   }
@@ -157,12 +158,19 @@ function failuresPathFor(historyPath: string, flag: string | undefined, wholeHis
   return beside === historyPath ? join(dirname(historyPath), 'failures.retry.csv') : beside;
 }
 
-/** The seed's confirmation, only for a person at a terminal; cron (no TTY) never blocks on it. */
-async function confirm(count: number, force: boolean, yes: boolean, signal: AbortSignal): Promise<boolean> {
+/**
+ * The seed's confirmation, only for a person at a terminal; cron (no TTY)
+ * never blocks on it. It says what will really be fetched (files already
+ * there are skipped) and the size known so far; with nothing to fetch there
+ * is nothing to confirm.
+ */
+async function confirm(entries: readonly PlanEntry[], force: boolean, yes: boolean, signal: AbortSignal): Promise<boolean> {
   if (yes || force || !process.stdin.isTTY) return true;
+  const preview = await previewFetch(entries, force);
+  if (preview.fetch === 0) return true;
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = await rl.question(`Download ${count} file${count === 1 ? '' : 's'} from the history? (y/N) `, { signal });
+    const answer = await rl.question(confirmQuestion(preview), { signal });
     return /^y(es)?$/i.test(answer.trim());
   } catch (error) {
     // Ctrl-C at the prompt (readline's own, or our signal handler) is an interruption, not a crash.
