@@ -23,7 +23,8 @@ export function errorForStatus(status: number, headers: HeaderMap, detail?: stri
     case 401:
       return make('auth-required', 'Unauthorized (missing or invalid API key / token)');
     case 403:
-      return make('forbidden', 'Forbidden (early access, no permission, or an expired link)');
+      // Only what the server said: early access is Civitai's to say (sources/civitai.ts), not a guess for every 403.
+      return make('forbidden', 'Forbidden');
     case 404:
       return make('not-found', 'Not Found');
     case 410:

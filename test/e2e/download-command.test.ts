@@ -86,6 +86,14 @@ describe('dlr download', () => {
     expectPlainLog(run.stderr);
   });
 
+  it('reports a 403 as forbidden with what the server said, and no guess about early access', async () => {
+    t.server.script(path, { kind: 'status', status: 403, body: '{"error":"Access denied"}' });
+    const run = await runCli(['download', t.server.url(path), '--dir', t.dir, ...FAST]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/\[forbidden\] HTTP 403 Forbidden: Access denied$/m);
+    expect(run.stderr).not.toMatch(/early access/i);
+  });
+
   it('mentions the API key on 401', async () => {
     t.server.script(path, { kind: 'status', status: 401 });
     const run = await runCli(['download', t.server.url(path), '--dir', t.dir, ...FAST]);
