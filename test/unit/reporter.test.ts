@@ -1,6 +1,10 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { NoticeRoute } from '../../src/cli/io.js';
 import { chooseReporter } from '../../src/cli/reporter/choose.js';
+import { describeResult } from '../../src/cli/reporter/describe.js';
+import { rateFields } from '../../src/cli/reporter/tty.js';
+import { formatBytes } from '../../src/util/units.js';
 import type { DownloadResult } from '../../src/engine/types.js';
 
 function sink(isTTY: boolean) {
@@ -71,5 +75,65 @@ describe('chooseReporter', () => {
     expect(out.text()).not.toContain('chatter');
     expect(out.text()).toContain('fail ');
     expect(out.text()).toContain('summary: finished');
+  });
+});
+
+describe('what a resumed file reports', () => {
+  const MiB = 1024 * 1024;
+  const done: DownloadResult = { status: 'done', url: 'u', path: '/m/big.safetensors', attempts: 1, retries: 0, bytesFetched: 92 * MiB, durationMs: 6_000, size: 400 * MiB, verified: true };
+
+  it('gives where it resumed, what this run fetched, and the speed of those bytes', () => {
+    expect(describeResult(done, 308 * MiB)).toBe(
+      `done /m/big.safetensors ${formatBytes(400 * MiB)}, resumed from ${formatBytes(308 * MiB)}: fetched ${formatBytes(92 * MiB)} in 6.0s (${formatBytes(Math.round((92 * MiB) / 6))}/s)`,
+    );
+  });
+
+  it('says what was fetched when it differs from the size even without a resume', () => {
+    expect(describeResult({ ...done, bytesFetched: 400 * MiB })).toBe(`done /m/big.safetensors ${formatBytes(400 * MiB)} in 6.0s (${formatBytes(Math.round((400 * MiB) / 6))}/s)`);
+    expect(describeResult({ ...done, bytesFetched: 0 })).toContain(`(fetched 0 B) in 6.0s`);
+  });
+
+  it('prints the resume offset and the resumed done line in the plain log', async () => {
+    const out = sink(false);
+    const reporter = await chooseReporter(out.stream, {}, false);
+    reporter.begin('https://h/big');
+    reporter.event({ type: 'transfer', path: '/m/big.safetensors', offset: 308 * MiB, total: 400 * MiB });
+    reporter.event({ type: 'transfer', path: '/m/big.safetensors', offset: 350 * MiB, total: 400 * MiB });
+    reporter.end(done);
+    const lines = out.text().trimEnd().split('\n');
+    expect(lines[1]).toMatch(/ resume \/m\/big\.safetensors from byte 322961408 \(308\.0 MiB\)$/);
+    // The done line counts from where this run started, not from a later retry's resume.
+    expect(lines[3]).toContain(`resumed from ${formatBytes(308 * MiB)}: fetched`);
+  });
+});
+
+describe('the bar\'s speed and ETA', () => {
+  it('show -- until a rate is known (the start, a stalled or throttled transfer), then the rate and the time left', () => {
+    expect(rateFields(0, 1000, 0)).toEqual({ speed: '--/s', etaText: '--' });
+    expect(rateFields(500, 1000, 0.2)).toEqual({ speed: '--/s', etaText: '--' });
+    expect(rateFields(500, undefined, 2048)).toEqual({ speed: '2.0 KiB/s', etaText: '--' });
+    expect(rateFields(0, 100 * 1024, 2048)).toEqual({ speed: '2.0 KiB/s', etaText: '50s' });
+  });
+});
+
+describe('the signal notice', () => {
+  it('goes to the open reporter (which stops drawing first), and straight out once it is closed', async () => {
+    const direct: string[] = [];
+    const notices = new NoticeRoute((text) => direct.push(text));
+    const out = sink(true);
+    const reporter = await chooseReporter(out.stream, { TERM: 'xterm', NO_COLOR: '1' }, false, notices);
+    reporter.begin('https://h/x');
+    reporter.event({ type: 'transfer', path: '/m/x.bin', offset: 0, total: 1000 });
+    reporter.event({ type: 'progress', path: '/m/x.bin', bytes: 100, total: 1000, bytesPerSec: 0 });
+    notices.say('SIGINT: stopping');
+    // No new bar after the notice, even when progress still comes in.
+    const afterNotice = out.text().length;
+    reporter.event({ type: 'progress', path: '/m/x.bin', bytes: 200, total: 1000, bytesPerSec: 100 });
+    expect(out.text().slice(afterNotice)).toBe('');
+    expect(out.text()).toMatch(/\u001b\[2KSIGINT: stopping\n$/);
+    expect(direct).toEqual([]);
+    reporter.close();
+    notices.say('SIGTERM: stopping');
+    expect(direct).toEqual(['SIGTERM: stopping']);
   });
 });
