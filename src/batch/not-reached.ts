@@ -17,33 +17,25 @@ import type { BatchItem } from './types.js';
  * up without a request and counts as not started.
  */
 export async function notReachedItems(entries: readonly PlanEntry[], force: boolean, at: Date): Promise<BatchItem[]> {
-  const listings = new Map<string, Promise<ReadonlySet<string>>>();
-  const listing = (dir: string) => {
-    let names = listings.get(dir);
-    if (names === undefined) {
-      names = readdir(dir).then(
-        (list) => new Set(list),
-        () => new Set<string>(),
-      );
-      listings.set(dir, names);
-    }
-    return names;
-  };
-  const items: BatchItem[] = [];
-  for (const entry of entries) {
+  // All folders are listed first, so the loop over the entries is synchronous:
+  // an await per entry costs ~2 s over 100k rows, where this takes a fraction.
+  const dirs = force ? [] : [...new Set(entries.flatMap((e) => (e.path === undefined ? [] : [dirname(e.path)])))];
+  const listings = new Map(
+    await Promise.all(
+      dirs.map(async (dir) => [dir, await readdir(dir).then((list): ReadonlySet<string> => new Set(list), () => new Set<string>())] as const),
+    ),
+  );
+  return entries.map((entry): BatchItem => {
     const path = entry.path;
-    const present = !force && path !== undefined && (await listing(dirname(path))).has(basename(path));
-    const common = { url: redactUrl(entry.url), path, attempts: 0, retries: 0, bytesFetched: 0, durationMs: 0 };
-    items.push(
-      present
-        ? { subject: entry, result: { ...common, status: 'skipped', reason: 'exists' }, finishedAt: at }
-        : {
-            subject: entry,
-            result: { ...common, path: undefined, status: 'failed', error: { code: 'interrupted', message: 'not started: interrupted' } },
-            finishedAt: at,
-            notStarted: true,
-          },
-    );
-  }
-  return items;
+    const present = path !== undefined && listings.get(dirname(path))?.has(basename(path)) === true;
+    const common = { url: redactUrl(entry.url), attempts: 0, retries: 0, bytesFetched: 0, durationMs: 0 };
+    return present
+      ? { subject: entry, result: { ...common, path, status: 'skipped', reason: 'exists' }, finishedAt: at }
+      : {
+          subject: entry,
+          result: { ...common, path: undefined, status: 'failed', error: { code: 'interrupted', message: 'not started: interrupted' } },
+          finishedAt: at,
+          notStarted: true,
+        };
+  });
 }

@@ -1,6 +1,6 @@
 import type { RetryBudget } from '../policy/with-retries.js';
 import { join } from 'node:path';
-import type { Dispatcher } from 'undici';
+import type { HttpClient } from '../http/client.js';
 import { DlrError, toDlrError, type ErrorCode } from '../errors.js';
 import { safeFileName } from '../engine/safe-name.js';
 import type { ResolvedFile } from '../sources/types.js';
@@ -11,21 +11,26 @@ import type { DownloadResult } from '../engine/types.js';
 import { redactUrl } from '../http/credentials.js';
 import type { PlanEntry } from '../history/plan.js';
 import type { InvalidRow } from '../history/read-history.js';
-import type { ResolvedPolicy } from '../options.js';
 import { sleep } from '../util/sleep.js';
 import { notReachedItems } from './not-reached.js';
 import { withSiteType } from './site-type.js';
 import type { BatchEvent, BatchItem, BatchOutcome } from './types.js';
 
-/** A folder listing older than this is taken again before it says a file is there. */
-const PRESENCE_FRESH_MS = 1000;
+/**
+ * A folder listing older than this is taken again before it says a file is
+ * there. Only a stale "there" matters (a name the listing lacks is asked of
+ * lstat): a file deleted in the last seconds before its turn is skipped, as
+ * it was when it was deleted just after the check. Downloads take longer
+ * than this, so each one is followed by a fresh listing.
+ */
+const PRESENCE_FRESH_MS = 10_000;
 
 export interface BatchOptions {
   readonly entries: readonly PlanEntry[];
   /** Rows that failed validation; reported as failed `invalid-row` items. */
   readonly invalid: readonly InvalidRow[];
-  readonly policy: ResolvedPolicy;
-  readonly dispatcher: Dispatcher;
+  /** The run's network client (policy, dispatcher, origin limiter). */
+  readonly client: HttpClient;
   /** Pause after each successful download unless it was the last (the seed's sleep_between_downloads). */
   readonly pauseBetweenMs: number;
   /** Replace existing files (the old one stays until the new one is complete). */
@@ -72,18 +77,21 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
       notReached = options.entries.slice(i);
       break;
     }
+    // Skip before asking any API: an existing file costs no request at all.
+    // Its one event is its end (a `skip` line), not a start as well: a
+    // 100k-row run whose files are there spent a third of its time on
+    // `start` lines for files it never started.
+    if (!options.force && entry.path !== undefined && (await presence.has(entry.path))) {
+      const item: BatchItem = { subject: entry, result: skipped(entry), finishedAt: new Date() };
+      items.push(item);
+      emit({ type: 'item-end', index, total, item });
+      continue;
+    }
     emit({ type: 'item-start', index, total, entry });
     const started = performance.now();
     let resolved: ResolvedFile;
     const budget: RetryBudget = { spent: 0 };
     try {
-      // Skip before asking any API: an existing file costs no request at all.
-      if (!options.force && entry.path !== undefined && (await presence.has(entry.path))) {
-        const item: BatchItem = { subject: entry, result: skipped(entry), finishedAt: new Date() };
-        items.push(item);
-        emit({ type: 'item-end', index, total, item });
-        continue;
-      }
       resolved = await options.resolve(
         entry.url,
         (info) => emit({ type: 'item-progress', index, total, event: { type: 'retry', ...info, code: info.code as ErrorCode } }),
@@ -113,8 +121,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
         ...(resolved.inspect ? { inspect: resolved.inspect } : {}),
       },
       {
-        policy: options.policy,
-        dispatcher: options.dispatcher,
+        client: options.client,
         signal: options.signal,
         retriesSpent: budget.spent,
         onEvent: (event) => emit({ type: 'item-progress', index, total, event }),

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { createHttpClient, type HttpClient } from '../http/client.js';
 import type { NetworkOptions } from '../http/dispatcher.js';
 import { downloadDirFor, loadConfig, type LoadedConfig } from '../config/load-config.js';
 import { UsageError } from '../errors.js';
@@ -25,6 +26,8 @@ export interface RunContext {
   readonly sources: SourceSettings;
   /** TLS trust and proxy environment for the run's dispatcher. */
   readonly network: NetworkOptions;
+  /** The run's one network client (policy, dispatcher, origin limiter); the caller closes it. */
+  openClient(): HttpClient;
   dirFor(type: string): string;
 }
 
@@ -40,7 +43,7 @@ export async function loadRunContext(flags: ContextFlags, io: CliIo): Promise<Ru
     pauseBetweenMs = ms;
   }
   const caFile = flags.cacert !== undefined ? resolve(cwd, flags.cacert) : config.caFile;
-  return {
+  const context: RunContext = {
     config,
     policy,
     network: { env: io.env, ...(caFile === undefined ? {} : { extraCaPem: await readCaFile(caFile, flags.cacert !== undefined ? '--cacert' : 'ca_file') }) },
@@ -54,7 +57,15 @@ export async function loadRunContext(flags: ContextFlags, io: CliIo): Promise<Ru
       hfToken: nonEmpty(io.env.HF_TOKEN),
     },
     dirFor: (type) => downloadDirFor(config, type),
+    openClient: () =>
+      createHttpClient({
+        policy,
+        network: context.network,
+        origins: config.origins,
+        ...(config.limitRateBytesPerSec !== undefined ? { limitRateBytesPerSec: config.limitRateBytesPerSec } : {}),
+      }),
   };
+  return context;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -1,13 +1,12 @@
+import type { HttpClient } from '../http/client.js';
 import { pathExists } from '../util/fs.js';
 import { createHash, type Hash } from 'node:crypto';
 import { join } from 'node:path';
-import type { Dispatcher } from 'undici';
 import { DlrError } from '../errors.js';
 import { filenameFromContentDisposition } from '../http/content-disposition.js';
 import { readBodyText } from '../http/read-body.js';
 import { sendRequest, type HttpResponse } from '../http/request.js';
 import { errorForStatus, header, messageFromErrorBody } from '../http/status-error.js';
-import type { ResolvedPolicy } from '../options.js';
 import { USER_AGENT } from '../version.js';
 import { findPartFor, PartFile, SIDECAR_VERSION, type Sidecar } from './part-file.js';
 import { classifyResponse, ifRangeValue, type PartState } from './resume.js';
@@ -33,8 +32,8 @@ export interface FileState {
 }
 
 export interface AttemptContext {
-  readonly policy: ResolvedPolicy;
-  readonly dispatcher: Dispatcher;
+  /** The run's network client: policy, dispatcher, origin limiter. */
+  readonly client: HttpClient;
   readonly signal: AbortSignal | undefined;
   readonly emit: (event: DownloadEvent) => void;
   readonly attempt: number;
@@ -70,15 +69,7 @@ export async function runAttempt(file: FileState, ctx: AttemptContext): Promise<
   // read at once (see ResponseBody), and hashing a large part takes seconds.
   const prefixHash = part && state.offset > 0 && file.expect?.sha256 !== undefined ? await hashPrefix(part.partPath, state.offset) : undefined;
   ctx.emit({ type: 'request', attempt: ctx.attempt, url: file.url.href, offset: state.offset });
-  const res = await sendRequest(
-    { url: file.url, headers, signal: ctx.signal },
-    {
-      dispatcher: ctx.dispatcher,
-      maxRedirects: ctx.policy.maxRedirects,
-      idleTimeoutMs: ctx.policy.idleTimeoutMs,
-      responseBufferBytes: ctx.policy.responseBufferBytes,
-    },
-  );
+  const res = await ctx.client.send({ url: file.url, headers, signal: ctx.signal });
   try {
     return await handleResponse(res, part, { ...state, prefixHash }, file, ctx);
   } finally {
@@ -168,8 +159,8 @@ async function handleResponse(
       partPath: part.partPath,
       encoding,
       hash,
-      maxBytes: maxBodyBytes(file.expect, ctx.policy.maxFileBytes) - startOffset,
-      policy: ctx.policy,
+      maxBytes: maxBodyBytes(file.expect, ctx.client.policy.maxFileBytes) - startOffset,
+      policy: ctx.client.policy,
       signal: ctx.signal,
       onSample: (bytes, bytesPerSec) => {
         received = bytes;

@@ -2,7 +2,6 @@ import { isDirectory, pathExists } from '../util/fs.js';
 import { dirname, resolve } from 'node:path';
 import { DlrError, toDlrError } from '../errors.js';
 import { redactUrl, splitUserinfo } from '../http/credentials.js';
-import { createDispatcher } from '../http/dispatcher.js';
 import { parseHttpUrl } from '../http/parse-url.js';
 import { decideRetry } from '../policy/retry-policy.js';
 import { sleep } from '../util/sleep.js';
@@ -26,8 +25,7 @@ const MAX_IMMEDIATE_REPEATS = 3;
 export async function download(request: DownloadRequest, context: DownloadContext): Promise<DownloadResult> {
   const started = performance.now();
   const emit = (event: DownloadEvent) => context.onEvent?.(event);
-  const ownDispatcher = context.dispatcher === undefined ? createDispatcher(context.policy) : undefined;
-  const dispatcher = context.dispatcher ?? ownDispatcher!;
+  const policy = context.client.policy;
   let attempts = 0;
   let retries = context.retriesSpent ?? 0;
   let file: FileState | undefined;
@@ -57,8 +55,7 @@ export async function download(request: DownloadRequest, context: DownloadContex
       attempts++;
       try {
         const outcome = await runAttempt(file, {
-          policy: context.policy,
-          dispatcher,
+          client: context.client,
           signal: context.signal,
           emit,
           attempt: attempts,
@@ -83,7 +80,7 @@ export async function download(request: DownloadRequest, context: DownloadContex
           emit({ type: 'retry', retry: retries, delayMs: 0, code: error.code, message: error.message });
           continue;
         }
-        const decision = decideRetry({ retriesSoFar: retries, error, policy: context.policy });
+        const decision = decideRetry({ retriesSoFar: retries, error, policy });
         if (!decision.retry) {
           return failed(error, error.retryable ? decision.reason : undefined);
         }
@@ -96,8 +93,6 @@ export async function download(request: DownloadRequest, context: DownloadContex
     }
   } catch (caught) {
     return failed(context.signal?.aborted ? new DlrError('interrupted', 'interrupted') : toDlrError(caught));
-  } finally {
-    await ownDispatcher?.close().catch(() => undefined);
   }
 
   function failed(error: DlrError, note?: string): DownloadResult {

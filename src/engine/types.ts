@@ -1,4 +1,4 @@
-import type { Dispatcher } from 'undici';
+import type { HttpClient } from '../http/client.js';
 import type { DlrError, ErrorCode } from '../errors.js';
 import type { HeaderMap } from '../http/status-error.js';
 import type { ResolvedPolicy } from '../options.js';
@@ -47,9 +47,8 @@ export interface InspectedResponse {
 }
 
 export interface DownloadContext {
-  readonly policy: ResolvedPolicy;
-  /** The run's one dispatcher. When omitted, download() makes one and closes it. */
-  readonly dispatcher?: Dispatcher;
+  /** The run's network client: policy, dispatcher and origin limiter, built once per run. */
+  readonly client: HttpClient;
   readonly signal?: AbortSignal;
   readonly onEvent?: (event: DownloadEvent) => void;
   /**

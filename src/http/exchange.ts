@@ -11,6 +11,8 @@ export interface ExchangeRequest {
   readonly idleTimeoutMs: number;
   /** Unread body bytes past which the socket is held (see ResponseBody). */
   readonly bodyHighWaterMark: number;
+  /** A byte budget: told each chunk's size, answers how long to hold the socket. */
+  readonly pace?: (bytes: number) => number;
 }
 
 export interface ExchangeResponse {
@@ -38,7 +40,7 @@ export function exchange(dispatcher: Dispatcher, req: ExchangeRequest): Promise<
         if (req.signal?.aborted) ctrl.abort(req.signal.reason);
       },
       onResponseStart(ctrl, statusCode, headers) {
-        body = new ResponseBody((reason) => ctrl.abort(reason), currentSocketHold() ?? parserHold(ctrl), req.bodyHighWaterMark);
+        body = new ResponseBody((reason) => ctrl.abort(reason), currentSocketHold() ?? parserHold(ctrl), req.bodyHighWaterMark, req.pace);
         body.once('close', stopListening);
         resolve({ status: statusCode, headers: headers as HeaderMap, body });
       },

@@ -1,7 +1,7 @@
 import { DlrError, toDlrError } from '../errors.js';
 import { redactUrl } from './credentials.js';
 import { readBodyText } from './read-body.js';
-import { sendRequest, type RequestOptions } from './request.js';
+import { sendRequest, type RequestClient } from './request.js';
 import { errorForStatus, header, messageFromErrorBody, type HeaderMap } from './status-error.js';
 import { USER_AGENT } from '../version.js';
 
@@ -23,12 +23,13 @@ export interface JsonAnswer {
  * the caller can read the API's own error message; the body is bounded.
  */
 export async function fetchJson(
+  client: RequestClient,
   url: URL,
   headers: Readonly<Record<string, string>>,
-  opts: RequestOptions & { readonly signal?: AbortSignal },
+  signal?: AbortSignal,
 ): Promise<JsonAnswer> {
   // The same name as the downloads: API and file requests are one client to the site's limits and logs.
-  const res = await sendRequest({ url, headers: { accept: 'application/json', 'user-agent': USER_AGENT, ...headers }, signal: opts.signal }, opts);
+  const res = await sendRequest({ url, headers: { accept: 'application/json', 'user-agent': USER_AGENT, ...headers }, signal }, client);
   let text: string;
   try {
     const read = await readBodyText(res.body, MAX_JSON_BYTES);

@@ -1,6 +1,7 @@
 import type { Dispatcher } from './undici.js';
 import { DlrError, toDlrError } from '../errors.js';
-import { DEFAULT_POLICY } from '../options.js';
+import type { RequestLimiter } from '../limiter/types.js';
+import type { ResolvedPolicy } from '../options.js';
 import { exchange } from './exchange.js';
 import { repairLatin1 } from './header-text.js';
 import type { ResponseBody } from './response-body.js';
@@ -24,12 +25,14 @@ export interface HttpResponse {
   readonly redirects: number;
 }
 
-export interface RequestOptions {
+/** What the request path needs of the run's client (src/http/client.ts). */
+export interface RequestClient {
+  readonly policy: Pick<ResolvedPolicy, 'maxRedirects' | 'idleTimeoutMs' | 'responseBufferBytes'>;
   readonly dispatcher: Dispatcher;
-  readonly maxRedirects: number;
-  readonly idleTimeoutMs: number;
-  /** Unread body bytes past which the socket is held (backpressure); default: the policy default. */
-  readonly responseBufferBytes?: number;
+  readonly limiter: RequestLimiter;
+}
+
+export interface SendOptions {
   /**
    * Return a redirect instead of following it when this says so: a metadata
    * probe wants the answer whose headers describe the file (the hub's), not
@@ -41,8 +44,14 @@ export interface RequestOptions {
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /**
- * The single request path of dlr: every GET goes through here, so the
- * dispatcher, timeouts and the credential rule live in one place.
+ * The single request path of dlr: every request goes through here, so the
+ * origin limiter, the dispatcher, timeouts and the credential rule live in
+ * one place.
+ *
+ * Every hop (the first request and each redirect) asks the limiter of its
+ * origin before it is sent and tells it how the answer went; the connection
+ * slot is held until the answer's body is read or dropped, and the body's
+ * bytes are paced by the origin's and the run's byte budgets.
  *
  * Redirects are followed by hand (at most `maxRedirects`, http/https only).
  * Once a redirect leaves the origin the credentials were given for,
@@ -51,25 +60,33 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
  * signed CDN URL that must never see the API key (WIRE.md 1.3). Range and
  * If-Range are kept, since the range applies to the redirect target.
  */
-export async function sendRequest(req: HttpRequest, opts: RequestOptions): Promise<HttpResponse> {
+export async function sendRequest(req: HttpRequest, client: RequestClient, opts: SendOptions = {}): Promise<HttpResponse> {
   let url = req.url;
   let headers = { ...req.headers };
   const credentialOrigin = url.origin;
   const seen = new Set<string>([url.href]);
   for (let redirects = 0; ; redirects++) {
+    const origin = url.origin;
+    const permit = await client.limiter.acquire(origin, req.signal);
     let res;
     try {
-      res = await exchange(opts.dispatcher, {
+      res = await exchange(client.dispatcher, {
         url,
         method: req.method ?? 'GET',
         headers,
         signal: req.signal,
-        idleTimeoutMs: opts.idleTimeoutMs,
-        bodyHighWaterMark: opts.responseBufferBytes ?? DEFAULT_POLICY.responseBufferBytes,
+        idleTimeoutMs: client.policy.idleTimeoutMs,
+        bodyHighWaterMark: client.policy.responseBufferBytes,
+        pace: (bytes) => client.limiter.takeBytes(origin, bytes),
       });
     } catch (error) {
-      throw toDlrError(error);
+      const failure = permit.failed(req.signal?.aborted ? new DlrError('interrupted', 'interrupted') : toDlrError(error));
+      permit.release();
+      throw failure;
     }
+    permit.answered(res.status, res.headers);
+    if (res.body.destroyed) permit.release();
+    else res.body.once('close', () => permit.release());
     const rawLocation = header(res.headers, 'location');
     const location = rawLocation === undefined ? undefined : repairLatin1(rawLocation);
     if (!REDIRECT_STATUSES.has(res.status) || location === undefined) {
@@ -91,8 +108,8 @@ export async function sendRequest(req: HttpRequest, opts: RequestOptions): Promi
     if (next.protocol !== 'http:' && next.protocol !== 'https:') {
       throw new DlrError('redirect', `refusing redirect to a ${next.protocol} URL from ${redactUrl(url)}`);
     }
-    if (redirects + 1 > opts.maxRedirects) {
-      throw new DlrError('redirect', `more than ${opts.maxRedirects} redirects, last to ${redactUrl(next)}`);
+    if (redirects + 1 > client.policy.maxRedirects) {
+      throw new DlrError('redirect', `more than ${client.policy.maxRedirects} redirects, last to ${redactUrl(next)}`);
     }
     if (seen.has(next.href)) {
       throw new DlrError('redirect', `redirect loop at ${redactUrl(next)}`);

@@ -22,13 +22,28 @@ export const DEFAULT_BODY_HIGH_WATER_MARK = 1024 * 1024;
 export class ResponseBody extends Readable {
   readonly #abort: (reason: Error) => void;
   readonly #hold: SocketHold | undefined;
+  readonly #pace: ((bytes: number) => number) | undefined;
   #complete = false;
   #pendingError: Error | undefined;
+  /** Why the socket is held: the reader is behind, and/or a byte budget asks to wait. */
+  #full = false;
+  #pacing: NodeJS.Timeout | undefined;
 
-  constructor(abort: (reason: Error) => void, hold: SocketHold | undefined, highWaterMark = DEFAULT_BODY_HIGH_WATER_MARK) {
+  /**
+   * `pace` is told each chunk's size and answers how long to wait before
+   * reading more (a byte rate: --limit-rate, an origin's bytes_per_second);
+   * the wait holds the socket like a full buffer does, so TCP slows the server.
+   */
+  constructor(
+    abort: (reason: Error) => void,
+    hold: SocketHold | undefined,
+    highWaterMark = DEFAULT_BODY_HIGH_WATER_MARK,
+    pace?: (bytes: number) => number,
+  ) {
     super({ highWaterMark });
     this.#abort = abort;
     this.#hold = hold;
+    this.#pace = pace;
     // The body may fail before its reader is attached (a close while the part
     // is prepared); readers see the error through `finished()` or iteration,
     // which both report a stream that already failed. Without this listener
@@ -39,7 +54,23 @@ export class ResponseBody extends Readable {
   /** Called by the dispatch handler for each chunk; never refuses one. */
   deliver(chunk: Buffer): void {
     if (this.destroyed) return;
-    if (!this.push(chunk)) this.#hold?.hold();
+    if (!this.push(chunk)) {
+      this.#full = true;
+      this.#hold?.hold();
+    }
+    const wait = this.#pace?.(chunk.length) ?? 0;
+    if (wait > 0 && this.#pacing === undefined) {
+      this.#hold?.hold();
+      this.#pacing = setTimeout(() => {
+        this.#pacing = undefined;
+        if (!this.#full) this.#hold?.release();
+      }, wait);
+    }
+  }
+
+  #stopPacing(): void {
+    if (this.#pacing !== undefined) clearTimeout(this.#pacing);
+    this.#pacing = undefined;
   }
 
   /**
@@ -67,18 +98,21 @@ export class ResponseBody extends Readable {
   complete(): void {
     this.#complete = true;
     // The socket goes back to the pool for the next request.
+    this.#stopPacing();
     this.#hold?.release();
     this.push(null);
   }
 
   override _read(): void {
-    // The reader wants more: let undici read the socket again.
-    this.#hold?.release();
+    // The reader wants more: let undici read the socket again (unless a byte budget still says wait).
+    this.#full = false;
+    if (this.#pacing === undefined) this.#hold?.release();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     // A body dropped before it all arrived takes its request (and socket) with it.
     if (!this.#complete) this.#abort(error ?? new DlrError('network', 'response body discarded'));
+    this.#stopPacing();
     this.#hold?.release();
     callback(error);
   }

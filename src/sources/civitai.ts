@@ -120,12 +120,7 @@ export async function resolveCivitai(url: URL, ctx: SourceContext): Promise<Reso
 async function getApi(url: URL, headers: Record<string, string>, ctx: SourceContext): Promise<unknown> {
   return withRetries(
     async () => {
-      const answer = await fetchJson(url, headers, {
-        dispatcher: ctx.dispatcher,
-        maxRedirects: ctx.policy.maxRedirects,
-        idleTimeoutMs: ctx.policy.idleTimeoutMs,
-        signal: ctx.signal,
-      });
+      const answer = await fetchJson(ctx.client, url, headers, ctx.signal);
       if (answer.status === 401) throw new DlrError('auth-required', `Civitai API: ${apiMessage(answer.json) ?? 'Unauthorized'} (${KEY_HINT})`, { status: 401 });
       if (answer.status === 404) throw new DlrError('not-found', `Civitai: ${apiMessage(answer.json) ?? 'not found'}`, { status: 404 });
       if (answer.status < 200 || answer.status >= 300) throw apiError(answer);
@@ -134,7 +129,7 @@ async function getApi(url: URL, headers: Record<string, string>, ctx: SourceCont
       }
       return answer.json;
     },
-    { policy: ctx.policy, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.onRetry ? { onRetry: ctx.onRetry } : {}), ...(ctx.retryBudget ? { budget: ctx.retryBudget } : {}) },
+    { policy: ctx.client.policy, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.onRetry ? { onRetry: ctx.onRetry } : {}), ...(ctx.retryBudget ? { budget: ctx.retryBudget } : {}) },
   );
 }
 

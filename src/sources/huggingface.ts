@@ -80,17 +80,17 @@ export async function resolveHuggingFace(url: URL, ctx: SourceContext): Promise<
 
   const probe = await withRetries(
     async () => {
-      const res = await sendRequest(
+      const res = await ctx.client.send(
         // The same User-Agent as the GETs: the probe counts against the same limits.
         { url: fileUrl(ref.revision), method: 'HEAD', headers: { 'user-agent': USER_AGENT, ...headers, 'accept-encoding': 'identity' }, signal: ctx.signal },
-        { dispatcher: ctx.dispatcher, maxRedirects: ctx.policy.maxRedirects, idleTimeoutMs: ctx.policy.idleTimeoutMs, stopAtRedirect: carriesFileMetadata },
+        { stopAtRedirect: carriesFileMetadata },
       );
       await res.body.dump().catch(() => undefined);
       const error = hubError(res.status, res.headers);
       if (error) throw error;
       return res;
     },
-    { policy: ctx.policy, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.onRetry ? { onRetry: ctx.onRetry } : {}), ...(ctx.retryBudget ? { budget: ctx.retryBudget } : {}) },
+    { policy: ctx.client.policy, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.onRetry ? { onRetry: ctx.onRetry } : {}), ...(ctx.retryBudget ? { budget: ctx.retryBudget } : {}) },
   );
 
   const commit = header(probe.headers, 'x-repo-commit');

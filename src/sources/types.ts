@@ -1,8 +1,7 @@
+import type { HttpClient } from '../http/client.js';
 import type { RetryBudget } from '../policy/with-retries.js';
-import type { Dispatcher } from 'undici';
 import type { DlrError } from '../errors.js';
 import type { ExpectedFile, InspectedResponse } from '../engine/types.js';
-import type { ResolvedPolicy } from '../options.js';
 
 /** Where each site lives and the credentials for it; from the config and the environment. */
 export interface SourceSettings {
@@ -18,8 +17,8 @@ export interface SourceSettings {
 
 export interface SourceContext {
   readonly settings: SourceSettings;
-  readonly policy: ResolvedPolicy;
-  readonly dispatcher: Dispatcher;
+  /** The run's network client: policy, dispatcher, origin limiter. */
+  readonly client: HttpClient;
   readonly signal?: AbortSignal;
   /** Metadata requests wait and retry under the same policy; this reports the waits. */
   readonly onRetry?: (info: { retry: number; delayMs: number; code: string; message: string }) => void;

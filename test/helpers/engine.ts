@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import type { Dispatcher } from 'undici';
 import { download } from '../../src/engine/download.js';
 import type { DownloadEvent, DownloadRequest, DownloadResult } from '../../src/engine/types.js';
-import { createDispatcher } from '../../src/http/dispatcher.js';
+import { createHttpClient, type HttpClient } from '../../src/http/client.js';
 import type { DownloadPolicy } from '../../src/options.js';
 import { sha256 } from '../../fixtures/server/fault-server.js';
 import { toDlrError, type DlrError } from '../../src/errors.js';
@@ -13,7 +12,8 @@ import { fastPolicy } from './policy.js';
 export interface RunOptions {
   readonly policy?: DownloadPolicy;
   readonly signal?: AbortSignal;
-  readonly dispatcher?: Dispatcher;
+  /** A client to share between calls (else one per call, closed after it). */
+  readonly client?: HttpClient;
   readonly onEvent?: (event: DownloadEvent) => void;
   readonly retriesSpent?: number;
 }
@@ -24,11 +24,10 @@ export async function runDownload(
   options: RunOptions = {},
 ): Promise<{ result: DownloadResult; events: DownloadEvent[] }> {
   const events: DownloadEvent[] = [];
-  const dispatcher = options.dispatcher ?? createDispatcher(fastPolicy(options.policy));
+  const client = options.client ?? createHttpClient({ policy: fastPolicy(options.policy) });
   try {
     const result = await download(request, {
-      policy: fastPolicy(options.policy),
-      dispatcher,
+      client,
       signal: options.signal,
       retriesSpent: options.retriesSpent,
       onEvent: (e) => {
@@ -38,7 +37,7 @@ export async function runDownload(
     });
     return { result, events };
   } finally {
-    if (!options.dispatcher) await dispatcher.close();
+    if (!options.client) await client.close();
   }
 }
 
@@ -53,14 +52,13 @@ export async function fetchViaSource(
   dir: string,
   options: RunOptions & { name?: string } = {},
 ): Promise<{ result: DownloadResult; events: DownloadEvent[]; resolved?: ResolvedFile; error?: DlrError }> {
-  const policy = fastPolicy(options.policy);
-  const dispatcher = options.dispatcher ?? createDispatcher(policy);
+  const client = options.client ?? createHttpClient({ policy: fastPolicy(options.policy) });
   try {
     let resolved: ResolvedFile;
     // One retry budget for the lookups and the download, as the CLI does.
     const retryBudget = { spent: 0 };
     try {
-      resolved = await resolveSource(url, { settings, policy, dispatcher, retryBudget });
+      resolved = await resolveSource(url, { settings, client, retryBudget });
     } catch (error) {
       return { result: undefined as never, events: [], error: toDlrError(error) };
     }
@@ -73,10 +71,10 @@ export async function fetchViaSource(
         ...(resolved.expect ? { expect: resolved.expect } : {}),
         ...(resolved.inspect ? { inspect: resolved.inspect } : {}),
       },
-      { ...options, dispatcher, retriesSpent: retryBudget.spent },
+      { ...options, client, retriesSpent: retryBudget.spent },
     );
     return { result, events, resolved };
   } finally {
-    if (!options.dispatcher) await dispatcher.close();
+    if (!options.client) await client.close();
   }
 }

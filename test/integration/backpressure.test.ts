@@ -3,7 +3,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { makeBytes, sha256 } from '../../fixtures/server/fault-server.js';
 import { head } from '../../fixtures/server/raw-server.js';
-import { createDispatcher } from '../../src/http/dispatcher.js';
+import { createHttpClient } from '../../src/http/client.js';
+import { resolvePolicy } from '../../src/options.js';
 import { sendRequest } from '../../src/http/request.js';
 import { useRawServer } from '../helpers/raw-server-context.js';
 
@@ -35,12 +36,9 @@ async function fetchUnread(close: boolean) {
     };
     pump();
   });
-  const dispatcher = createDispatcher({ connectTimeoutMs: 5_000, idleTimeoutMs: 20_000 });
+  const client = createHttpClient({ policy: resolvePolicy({ connectTimeoutMs: 5_000, idleTimeoutMs: 20_000, maxRedirects: 0, responseBufferBytes: HIGH_WATER }) });
   try {
-    const res = await sendRequest(
-      { url: new URL(`${server.origin}/f.bin`), headers: {} },
-      { dispatcher, maxRedirects: 0, idleTimeoutMs: 20_000, responseBufferBytes: HIGH_WATER },
-    );
+    const res = await sendRequest({ url: new URL(`${server.origin}/f.bin`), headers: {} }, client);
     // Nobody reads for a while: the server must be stopped by TCP, not by us failing.
     await delay(700);
     const waiting = res.body.readableLength;
@@ -53,7 +51,7 @@ async function fetchUnread(close: boolean) {
     }
     return { waiting, writtenWhileUnread, serverDone, received, digest: hash.digest('hex'), expected: sha256(body) };
   } finally {
-    await dispatcher.close();
+    await client.close();
   }
 }
 

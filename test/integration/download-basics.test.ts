@@ -2,7 +2,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useFaultServer } from '../helpers/fault-server-context.js';
-import { createDispatcher } from '../../src/http/dispatcher.js';
+import { createHttpClient } from '../../src/http/client.js';
 import { makeBytes, sha256 } from '../../fixtures/server/fault-server.js';
 import { fileSha, runDownload } from '../helpers/engine.js';
 import { fastPolicy } from '../helpers/policy.js';
@@ -104,12 +104,12 @@ describe('a plain download', () => {
 
   it('reuses one keep-alive connection across downloads sharing the dispatcher', async () => {
     t.server.setFile('/b.bin', { body: makeBytes(1000, 3) });
-    const dispatcher = createDispatcher(fastPolicy());
+    const client = createHttpClient({ policy: fastPolicy() });
     try {
-      await runDownload({ url: t.server.url('/models/a.safetensors'), dest: { dir: t.dir } }, { dispatcher });
-      await runDownload({ url: t.server.url('/b.bin'), dest: { dir: t.dir } }, { dispatcher });
+      await runDownload({ url: t.server.url('/models/a.safetensors'), dest: { dir: t.dir } }, { client });
+      await runDownload({ url: t.server.url('/b.bin'), dest: { dir: t.dir } }, { client });
     } finally {
-      await dispatcher.close();
+      await client.close();
     }
     expect(t.server.requests).toHaveLength(2);
     expect(t.server.connections()).toBe(1);

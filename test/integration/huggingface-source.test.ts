@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeBytes, sha256, startFaultServer, type FaultServer } from '../../fixtures/server/fault-server.js';
 import { installHub, installHubNotFound } from '../../fixtures/server/huggingface.js';
-import { createDispatcher } from '../../src/http/dispatcher.js';
+import { createHttpClient } from '../../src/http/client.js';
 import { resolveSource } from '../../src/sources/resolve-source.js';
 import type { SourceSettings } from '../../src/sources/types.js';
 import { USER_AGENT } from '../../src/version.js';
@@ -115,13 +115,13 @@ describe('Hugging Face: what the hub and its CDN send, read as WIRE.md says', ()
     hub.script(`/${REPO}/resolve/main/tokenizer.json`, { kind: 'status', status: 503, headers: { ratelimit: '"resolvers";r=2999;t=172' } });
     // A limit below 172 s: reading `t=172` as the wait would fail the file at once.
     const policy = fastPolicy({ maxRetryAfterMs: 1_000 });
-    const dispatcher = createDispatcher(policy);
+    const client = createHttpClient({ policy });
     const delays: number[] = [];
     try {
-      const resolved = await resolveSource(resolveUrl('tokenizer.json'), { settings, policy, dispatcher, onRetry: (r) => delays.push(r.delayMs) });
+      const resolved = await resolveSource(resolveUrl('tokenizer.json'), { settings, client, onRetry: (r) => delays.push(r.delayMs) });
       expect(resolved.expect?.sha256).toBe(sha256(tokenizer));
     } finally {
-      await dispatcher.close();
+      await client.close();
     }
     expect(delays).toEqual([5]);
   });

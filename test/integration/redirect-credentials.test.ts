@@ -2,7 +2,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createDispatcher } from '../../src/http/dispatcher.js';
+import { createHttpClient } from '../../src/http/client.js';
 import { makeBytes, sha256, startFaultServer, type FaultServer } from '../../fixtures/server/fault-server.js';
 import { fileSha, runDownload } from '../helpers/engine.js';
 import { fastPolicy } from '../helpers/policy.js';
@@ -172,11 +172,11 @@ describe('proxies', () => {
   async function downloadWithProxyEnv(env: Record<string, string>) {
     for (const key of ['HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy']) delete process.env[key];
     Object.assign(process.env, { HTTP_PROXY: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` }, env);
-    const dispatcher = createDispatcher(fastPolicy());
+    const client = createHttpClient({ policy: fastPolicy() });
     try {
-      return (await runDownload({ url: cdn.url('/model/signed.safetensors'), dest: { dir: dir.path } }, { dispatcher })).result;
+      return (await runDownload({ url: cdn.url('/model/signed.safetensors'), dest: { dir: dir.path } }, { client })).result;
     } finally {
-      await dispatcher.close();
+      await client.close();
     }
   }
 

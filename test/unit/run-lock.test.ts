@@ -151,8 +151,8 @@ describe('acquireRunLock', () => {
   });
 
   it.skipIf(process.platform !== 'linux')('takes over a lock whose holder is a zombie (killed, not yet reaped)', async () => {
-    // The background child exits at once; its parent becomes `sleep`, which never reaps it.
-    const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // A parent that forks a child which exits at once, and never reaps it (perl, unlike a shell, does not wait on its own).
+    const parent = spawn('perl', ['-e', '$| = 1; my $pid = fork(); exit 0 if $pid == 0; print "$pid\\n"; sleep 30;'], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       const [line] = (await once(parent.stdout!, 'data')) as [Buffer];
       const zombie = Number(line.toString().trim());

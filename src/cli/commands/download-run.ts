@@ -10,7 +10,6 @@ import type { RetryBudget } from '../../policy/with-retries.js';
 import { resolveSource } from '../../sources/resolve-source.js';
 import type { ResolvedFile } from '../../sources/types.js';
 import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, toDlrError, type ErrorCode } from '../../errors.js';
-import { createDispatcher } from '../../http/dispatcher.js';
 import { parseHttpUrl } from '../../http/parse-url.js';
 import { checkModelTypeFlag } from '../model-type-flag.js';
 import { parseHeader } from '../parse-flags.js';
@@ -37,7 +36,7 @@ export async function runDownload(url: string, flags: DownloadFlags, io: CliIo):
   }
   const headers = Object.fromEntries((flags.header ?? []).map(parseHeader));
   const reporter = await chooseReporter(io.stderr, io.env, flags.quiet ?? false, io.notices);
-  const dispatcher = createDispatcher(ctx.policy, ctx.network);
+  const client = ctx.openClient();
   let lock: RunLock | undefined;
   try {
     reporter.begin(url);
@@ -47,8 +46,7 @@ export async function runDownload(url: string, flags: DownloadFlags, io: CliIo):
       resolved = await resolveSource(url, {
         retryBudget,
         settings: ctx.sources,
-        policy: ctx.policy,
-        dispatcher,
+        client,
         signal: io.signal,
         onRetry: (info) => reporter.event({ type: 'retry', ...info, code: info.code as ErrorCode }),
       });
@@ -83,7 +81,7 @@ export async function runDownload(url: string, flags: DownloadFlags, io: CliIo):
         ...(resolved.expect ? { expect: resolved.expect } : {}),
         ...(resolved.inspect ? { inspect: resolved.inspect } : {}),
       },
-      { policy: ctx.policy, dispatcher, signal: io.signal, retriesSpent: retryBudget.spent, onEvent: (e) => reporter.event(e) },
+      { client, signal: io.signal, retriesSpent: retryBudget.spent, onEvent: (e) => reporter.event(e) },
     );
     reporter.end(result);
     if (result.status === 'failed') {
@@ -99,7 +97,7 @@ export async function runDownload(url: string, flags: DownloadFlags, io: CliIo):
     return EXIT_OK;
   } finally {
     reporter.close();
-    await dispatcher.close().catch(() => undefined);
+    await client.close();
     await lock?.release();
   }
 }

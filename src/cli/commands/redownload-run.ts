@@ -11,7 +11,6 @@ import { summarize } from '../../batch/summary.js';
 import type { BatchEvent, BatchOutcome } from '../../batch/types.js';
 import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, toDlrError } from '../../errors.js';
 import { redactUrl } from '../../http/credentials.js';
-import { createDispatcher } from '../../http/dispatcher.js';
 import { hashCachePathFor, updateHashCache } from '../../history/hash-cache.js';
 import { planDownloads, splitPathCollisions, urlKey, type PlanEntry } from '../../history/plan.js';
 import { readHistory, type InvalidRow } from '../../history/read-history.js';
@@ -69,7 +68,7 @@ export async function runRedownload(target: string, flags: RedownloadFlags, io: 
   releaseOnExit(lock);
   for (const { reason } of lock.unlockable) reporter.warn(`${reason}; files bound there will fail`);
   await removeOrphans(dirname(ctx.historyPath), isProcessAlive);
-  const dispatcher = createDispatcher(ctx.policy, ctx.network);
+  const client = ctx.openClient();
   try {
     const space = await freeSpaceWarning(entries, force);
     if (space) reporter.warn(space);
@@ -78,12 +77,11 @@ export async function runRedownload(target: string, flags: RedownloadFlags, io: 
       entries,
       invalid,
       dirFor: ctx.dirFor,
-      policy: ctx.policy,
-      dispatcher,
+      client,
       pauseBetweenMs: ctx.pauseBetweenMs,
       force,
       signal: io.signal,
-      resolve: (url, onRetry, retryBudget) => resolveSource(url, { settings: ctx.sources, policy: ctx.policy, dispatcher, signal: io.signal, onRetry, retryBudget }),
+      resolve: (url, onRetry, retryBudget) => resolveSource(url, { settings: ctx.sources, client, signal: io.signal, onRetry, retryBudget }),
       onEvent: (event) => render(reporter, event),
     });
     const summary = summarize(outcome);
@@ -98,7 +96,7 @@ export async function runRedownload(target: string, flags: RedownloadFlags, io: 
     return summary.failed > 0 ? EXIT_FAILED : EXIT_OK;
   } finally {
     reporter.close();
-    await dispatcher.close().catch(() => undefined);
+    await client.close();
     await lock.release();
   }
 }
@@ -137,6 +135,8 @@ function render(reporter: Reporter, event: BatchEvent): void {
       reporter.event(event.event);
       break;
     case 'item-end':
+      // A skipped file has no start event: its end carries its place.
+      reporter.setItem(event.index, event.total);
       reporter.end(event.item.result);
       break;
     case 'pause':

@@ -1,5 +1,4 @@
 import { EXIT_FAILED, EXIT_OK } from '../../errors.js';
-import { createDispatcher } from '../../http/dispatcher.js';
 import { redactUrl } from '../../http/credentials.js';
 import { hashCachePathFor, readHashCache, updateHashCache } from '../../history/hash-cache.js';
 import { planDownloads } from '../../history/plan.js';
@@ -17,12 +16,12 @@ export async function runVerify(flags: VerifyFlags, io: CliIo): Promise<number> 
   const entries = await planDownloads(history.rows, ctx.dirFor, { signal: io.signal });
   const cachePath = hashCachePathFor(ctx.historyPath);
   const cache = await readHashCache(cachePath);
-  const dispatcher = flags.offline ? undefined : createDispatcher(ctx.policy, ctx.network);
+  const client = flags.offline ? undefined : ctx.openClient();
   const learned: Array<{ url: string; file: ResolvedFile }> = [];
   try {
-    const lookup = dispatcher
+    const lookup = client
       ? async (entry: { url: string }) => {
-          const file = await resolveSource(entry.url, { settings: ctx.sources, policy: ctx.policy, dispatcher, signal: io.signal });
+          const file = await resolveSource(entry.url, { settings: ctx.sources, client, signal: io.signal });
           learned.push({ url: entry.url, file });
           return file.expect?.sha256;
         }
@@ -41,6 +40,6 @@ export async function runVerify(flags: VerifyFlags, io: CliIo): Promise<number> 
     }
     return counts.corrupt + counts.missing > 0 ? EXIT_FAILED : EXIT_OK;
   } finally {
-    await dispatcher?.close().catch(() => undefined);
+    await client?.close();
   }
 }
