@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { readFile, stat } from 'node:fs/promises';
 import { DlrError, UsageError } from '../errors.js';
 import { redactUrl } from '../http/credentials.js';
@@ -85,6 +86,8 @@ export async function readHistory(path: string, options: ReadHistoryOptions = {}
   const slice = new TimeSlice(options.signal);
   const rows: HistoryRow[] = [];
   const invalid: InvalidRow[] = [];
+  // A history holds a handful of distinct type spellings, each on many rows.
+  const types = new Map<string, string>();
   let columns: { width: number; timestamp: number; modelType: number; url: number; filename: number } | undefined;
   try {
     for (const record of csvRecords(text, HISTORY_LIMITS.rowChars)) {
@@ -110,19 +113,20 @@ export async function readHistory(path: string, options: ReadHistoryOptions = {}
       }
       // Spreadsheets export blank rows as `,,,`: nothing there, nothing to report.
       if (isBlank(fields, columns.width)) continue;
-      const field = (index: number) => unescapeFormula(index < 0 ? '' : (fields[index] ?? ''));
       const row = {
-        timestamp: field(columns.timestamp),
-        modelType: field(columns.modelType),
-        url: field(columns.url).trim(),
-        filename: field(columns.filename),
+        timestamp: field(fields, columns.timestamp),
+        modelType: field(fields, columns.modelType),
+        url: field(fields, columns.url).trim(),
+        filename: field(fields, columns.filename),
       };
       const problem = rowProblem(row);
       if (problem) {
         invalid.push(invalidRow(line, row, problem));
         continue;
       }
-      rows.push({ line, timestamp: row.timestamp, modelType: row.modelType, type: normalizeModelType(row.modelType), url: row.url, filename: row.filename });
+      let type = types.get(row.modelType);
+      if (type === undefined) types.set(row.modelType, (type = normalizeModelType(row.modelType)));
+      rows.push({ line, timestamp: row.timestamp, modelType: row.modelType, type, url: row.url, filename: row.filename });
     }
   } catch (error) {
     if (error instanceof CsvSyntaxError) throw new UsageError(`history file ${path}: ${error.message}`);
@@ -138,9 +142,18 @@ function invalidRow(line: number, row: InvalidRow['row'], problem: string): Inva
   return { line, row, error: new DlrError('invalid-row', `line ${line}: ${problem}`) };
 }
 
+function field(fields: readonly string[], index: number): string {
+  return index < 0 ? '' : unescapeFormula(fields[index] ?? '');
+}
+
 function isBlank(fields: readonly string[], width: number): boolean {
   // Only the header's columns count, as before: a value in an unnamed extra column is not a row.
-  for (let i = 0; i < width && i < fields.length; i++) if (fields[i]!.trim() !== '') return false;
+  for (let i = 0; i < width && i < fields.length; i++) {
+    const value = fields[i]!;
+    // Most fields start with a visible character; only the rest need trimming to tell.
+    if (value.length > 0 && value.charCodeAt(0) > 0x20 && value.charCodeAt(0) < 0x7f) return false;
+    if (value.trim() !== '') return false;
+  }
   return true;
 }
 
@@ -170,12 +183,10 @@ function decodeHistoryFile(path: string, bytes: Buffer): string {
     throw new UsageError(`history file ${path} is UTF-16; save it as UTF-8`);
   }
   if (bytes.includes(0)) throw new UsageError(`history file ${path} contains NUL bytes; is it a CSV file?`);
-  try {
-    // `fatal` makes invalid UTF-8 an error instead of silent U+FFFD; the BOM is dropped.
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
-  } catch {
-    throw new UsageError(`history file ${path} is not valid UTF-8; save it as UTF-8`);
-  }
+  // Checked first, then decoded: a plain decode would turn bad bytes into U+FFFD silently.
+  if (!isUtf8(bytes)) throw new UsageError(`history file ${path} is not valid UTF-8; save it as UTF-8`);
+  const text = bytes.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 function checkHeader(path: string, header: readonly string[]): void {
@@ -208,5 +219,6 @@ function urlProblem(url: string): string | undefined {
  * `'@…`), so a failures CSV reads back as the history it came from.
  */
 function unescapeFormula(value: string): string {
+  if (value.charCodeAt(0) !== 0x27) return value;
   return /^'[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/.test(value) ? value.slice(1) : value;
 }

@@ -1,5 +1,5 @@
 import { readdir } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, sep } from 'node:path';
 import { pathExists } from './fs.js';
 import { mapBounded } from './bounded.js';
 
@@ -31,9 +31,13 @@ export class FolderListings {
   }
 
   async has(path: string): Promise<boolean> {
-    const names = await this.#names(dirname(path));
+    // The last separator splits folder from name: what dirname and basename
+    // do for the normalized paths a plan holds, without their per-call work.
+    const cut = Math.max(path.lastIndexOf('/'), path.lastIndexOf(sep));
+    // (A root, `/` or `C:\\`, keeps its separator: dirname knows those.)
+    const names = await this.#names(cut > 0 && path[cut - 1] !== ':' ? path.slice(0, cut) : dirname(path));
     if (names === MISSING_FOLDER) return false;
-    if (names.has(basename(path))) return true;
+    if (names.has(cut >= 0 ? path.slice(cut + 1) : basename(path))) return true;
     return pathExists(path);
   }
 
