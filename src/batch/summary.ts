@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../errors.js';
-import { normalizeModelType } from '../history/model-type.js';
+import { normalizeModelType } from '../domain/model-type.js';
 import type { BatchOutcome } from './types.js';
 
 /** The run in numbers: what the seed plan prints, plus bytes, time and failures by code. */

@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { normalizeModelType, TYPE_PRIORITY } from '../history/model-type.js';
+import { normalizeModelType, TYPE_PRIORITY } from '../domain/model-type.js';
 
 /**
  * Civitai's model types (its API's `type` enum), as dlr spells them once

@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
-import { normalizeModelType } from '../history/model-type.js';
+import { normalizeModelType } from '../domain/model-type.js';
 import { MAX_TIMER_MS } from '../options.js';
 import type { OriginBudget } from '../limiter/types.js';
 import { pathExists } from '../util/fs.js';

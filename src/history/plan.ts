@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { safeFileName } from '../engine/safe-name.js';
-import { priorityOf } from './model-type.js';
+import { priorityOf } from '../domain/model-type.js';
 import { DlrError } from '../errors.js';
 import { TimeSlice } from '../util/time-slice.js';
 import type { HistoryRow, InvalidRow } from './read-history.js';

@@ -4,7 +4,7 @@ import { DlrError, UsageError } from '../errors.js';
 import { redactUrl } from '../http/credentials.js';
 import { TimeSlice } from '../util/time-slice.js';
 import { csvRecords, CsvSyntaxError } from './csv-records.js';
-import { normalizeModelType } from './model-type.js';
+import { normalizeModelType } from '../domain/model-type.js';
 
 /** The history CSV's columns, in the order dlr writes them. */
 export const HISTORY_COLUMNS = ['timestamp', 'model_type', 'url', 'filename'] as const;

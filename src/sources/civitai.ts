@@ -2,7 +2,7 @@ import { DlrError, UsageError } from '../errors.js';
 import type { InspectedResponse } from '../engine/types.js';
 import { apiError, fetchJson } from '../http/fetch-json.js';
 import { header } from '../http/status-error.js';
-import { normalizeModelType } from '../history/model-type.js';
+import { normalizeModelType } from '../domain/model-type.js';
 import { withRetries } from '../policy/with-retries.js';
 import type { ResolvedFile, SourceContext } from './types.js';
 

@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendHistory } from '../../src/history/append-history.js';
-import { normalizeModelType, priorityOf } from '../../src/history/model-type.js';
+import { normalizeModelType, priorityOf } from '../../src/domain/model-type.js';
 import { planDownloads } from '../../src/history/plan.js';
 import { HISTORY_LIMITS, readHistory } from '../../src/history/read-history.js';
 import { UsageError } from '../../src/errors.js';
