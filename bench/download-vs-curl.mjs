@@ -1,5 +1,6 @@
 // Benchmark: `dlr download` against `curl` fetching the same file from a local
-// HTTP server. Run with `npm run bench`.
+// HTTP server. Run with `npm run bench` (which then runs the 100k-row history
+// bench, bench/history-100k.mjs; BENCH_CASE=download or BENCH_CASE=history runs one).
 //
 // Environment:
 //   BENCH_SIZE_MIB   size of the test file in MiB (default 1024)
@@ -339,8 +340,13 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
+// BENCH_CASE: `download` (this file's bench), `history` (bench/history-100k.mjs: a
+// 100,000-row history, all present), or unset for both, download first.
+const benchCase = process.env.BENCH_CASE ?? 'all';
 try {
-  await main();
+  if (!['all', 'download', 'history'].includes(benchCase)) throw new Error(`BENCH_CASE must be download or history, got ${JSON.stringify(benchCase)}`);
+  if (benchCase !== 'history') await main();
+  if (benchCase !== 'download') await (await import('./history-100k.mjs')).runHistoryBench();
 } catch (error) {
   console.error(`bench failed: ${error.message}`);
   process.exitCode = 1;
