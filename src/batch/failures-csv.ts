@@ -1,5 +1,4 @@
 import { rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { toDlrError } from '../errors.js';
 import { tempPathBeside } from '../util/fs.js';

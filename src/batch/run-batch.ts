@@ -1,7 +1,7 @@
-import type { RetryBudget } from '../policy/with-retries.js';
+import { RetryBudget } from '../policy/with-retries.js';
 import { join } from 'node:path';
 import type { HttpClient } from '../http/client.js';
-import { DlrError, toDlrError, type ErrorCode } from '../errors.js';
+import { DlrError, toDlrError } from '../errors.js';
 import { safeFileName } from '../engine/safe-name.js';
 import type { ResolvedFile } from '../sources/types.js';
 import { FolderListings } from '../util/presence.js';
@@ -36,11 +36,7 @@ export interface BatchOptions {
   /** Replace existing files (the old one stays until the new one is complete). */
   readonly force: boolean;
   /** Turns a history URL into what to fetch (Civitai/Hugging Face APIs); a failure fails just that file. */
-  readonly resolve: (
-    url: string,
-    onRetry: (info: { retry: number; delayMs: number; code: string; message: string }) => void,
-    retryBudget: RetryBudget,
-  ) => Promise<ResolvedFile>;
+  readonly resolve: (url: string, budget: RetryBudget) => Promise<ResolvedFile>;
   readonly signal?: AbortSignal;
   readonly onEvent?: (event: BatchEvent) => void;
   /** The folder of a model type: a row with no type goes to its site's type's folder (see withSiteType). */
@@ -90,13 +86,9 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
     emit({ type: 'item-start', index, total, entry });
     const started = performance.now();
     let resolved: ResolvedFile;
-    const budget: RetryBudget = { spent: 0 };
+    const budget = new RetryBudget(options.client.policy, (info) => emit({ type: 'item-progress', index, total, event: { type: 'retry', ...info } }));
     try {
-      resolved = await options.resolve(
-        entry.url,
-        (info) => emit({ type: 'item-progress', index, total, event: { type: 'retry', ...info, code: info.code as ErrorCode } }),
-        budget,
-      );
+      resolved = await options.resolve(entry.url, budget);
     } catch (caught) {
       const error = options.signal?.aborted ? new DlrError('interrupted', 'interrupted') : toDlrError(caught);
       const item: BatchItem = {
@@ -123,7 +115,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
       {
         client: options.client,
         signal: options.signal,
-        retriesSpent: budget.spent,
+        budget,
         onEvent: (event) => emit({ type: 'item-progress', index, total, event }),
       },
     );

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { DlrError } from '../errors.js';
 import { filenameFromContentDisposition } from '../http/content-disposition.js';
 import { readBodyText } from '../http/read-body.js';
-import { sendRequest, type HttpResponse } from '../http/request.js';
+import { type HttpResponse } from '../http/request.js';
 import { errorForStatus, header, messageFromErrorBody } from '../http/status-error.js';
 import { USER_AGENT } from '../version.js';
 import { findPartFor, PartFile, SIDECAR_VERSION, type Sidecar } from './part-file.js';

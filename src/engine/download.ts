@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { DlrError, toDlrError } from '../errors.js';
 import { redactUrl, splitUserinfo } from '../http/credentials.js';
 import { parseHttpUrl } from '../http/parse-url.js';
-import { decideRetry } from '../policy/retry-policy.js';
+import { RetryBudget } from '../policy/with-retries.js';
 import { sleep } from '../util/sleep.js';
 import { runAttempt, type FileState } from './attempt.js';
 import { safeFileName } from './safe-name.js';
@@ -27,13 +27,14 @@ export async function download(request: DownloadRequest, context: DownloadContex
   const emit = (event: DownloadEvent) => context.onEvent?.(event);
   const policy = context.client.policy;
   let attempts = 0;
-  let retries = context.retriesSpent ?? 0;
+  // Retries are reported by the budget, whoever made it (the batch's also reports its lookups).
+  const budget = context.budget ?? new RetryBudget(policy, (info) => emit({ type: 'retry', ...info }));
   let file: FileState | undefined;
   const result = <T extends object>(extra: T) => ({
     url: redactUrl(request.url),
     path: file?.finalPath,
     attempts,
-    retries,
+    retries: budget.spent,
     bytesFetched: file?.bytesFetched ?? 0,
     durationMs: performance.now() - started,
     ...extra,
@@ -76,16 +77,11 @@ export async function download(request: DownloadRequest, context: DownloadContex
         if (error.code === 'hash-mismatch' && !hashRetried) {
           // The part is gone; one fresh download from zero tells a glitch from a wrong file.
           hashRetried = true;
-          retries++;
-          emit({ type: 'retry', retry: retries, delayMs: 0, code: error.code, message: error.message });
+          budget.spend(0, error);
           continue;
         }
-        const decision = decideRetry({ retriesSoFar: retries, error, policy });
-        if (!decision.retry) {
-          return failed(error, error.retryable ? decision.reason : undefined);
-        }
-        retries++;
-        emit({ type: 'retry', retry: retries, delayMs: decision.delayMs, code: error.code, message: error.message });
+        const decision = budget.decide(error, context.signal);
+        if (!decision.retry) return failed(decision.error);
         await sleep(decision.delayMs, context.signal);
         highWaterBefore = file.partHighWater;
         repeats = 0;
@@ -95,9 +91,8 @@ export async function download(request: DownloadRequest, context: DownloadContex
     return failed(context.signal?.aborted ? new DlrError('interrupted', 'interrupted') : toDlrError(caught));
   }
 
-  function failed(error: DlrError, note?: string): DownloadResult {
-    const message = note ? `${error.message} (${note})` : error.message;
-    return result({ status: 'failed', error: { code: error.code, message } } as const);
+  function failed(error: DlrError): DownloadResult {
+    return result({ status: 'failed', error: { code: error.code, message: error.message } } as const);
   }
 }
 

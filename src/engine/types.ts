@@ -1,7 +1,7 @@
+import type { RetryBudget } from '../policy/with-retries.js';
 import type { HttpClient } from '../http/client.js';
 import type { DlrError, ErrorCode } from '../errors.js';
 import type { HeaderMap } from '../http/status-error.js';
-import type { ResolvedPolicy } from '../options.js';
 
 /** Where a download lands: an exact file, or a directory plus an optional name (else Content-Disposition, else the URL). */
 export type Destination = { readonly file: string } | { readonly dir: string; readonly name?: string };
@@ -52,10 +52,10 @@ export interface DownloadContext {
   readonly signal?: AbortSignal;
   readonly onEvent?: (event: DownloadEvent) => void;
   /**
-   * Retries already spent on this file before the download (API lookups, the
-   * Hub probe): they count against the same retry_delays and in the result.
+   * The file's retry budget, already spent on by its API lookups and the
+   * Hub probe; the download spends from the same one. Default: a fresh one.
    */
-  readonly retriesSpent?: number;
+  readonly budget?: RetryBudget;
 }
 
 /** What the engine reports while it works; a reporter renders these, the engine never prints. */

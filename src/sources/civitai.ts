@@ -3,7 +3,7 @@ import type { InspectedResponse } from '../engine/types.js';
 import { apiError, fetchJson } from '../http/fetch-json.js';
 import { header } from '../http/status-error.js';
 import { normalizeModelType } from '../domain/model-type.js';
-import { withRetries } from '../policy/with-retries.js';
+import { RetryBudget, withRetries } from '../policy/with-retries.js';
 import type { ResolvedFile, SourceContext } from './types.js';
 
 /** Hosts that are Civitai whatever the configured origin (WIRE.md: civitai.com and its SFW twin). */
@@ -129,7 +129,8 @@ async function getApi(url: URL, headers: Record<string, string>, ctx: SourceCont
       }
       return answer.json;
     },
-    { policy: ctx.client.policy, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.onRetry ? { onRetry: ctx.onRetry } : {}), ...(ctx.retryBudget ? { budget: ctx.retryBudget } : {}) },
+    ctx.retryBudget ?? new RetryBudget(ctx.client.policy),
+    ctx.signal,
   );
 }
 

@@ -1,8 +1,7 @@
 import { DlrError } from '../errors.js';
 import type { InspectedResponse } from '../engine/types.js';
-import { sendRequest } from '../http/request.js';
 import { errorForStatus, header, type HeaderMap } from '../http/status-error.js';
-import { withRetries } from '../policy/with-retries.js';
+import { RetryBudget, withRetries } from '../policy/with-retries.js';
 import { USER_AGENT } from '../version.js';
 import type { ResolvedFile, SourceContext } from './types.js';
 
@@ -90,7 +89,8 @@ export async function resolveHuggingFace(url: URL, ctx: SourceContext): Promise<
       if (error) throw error;
       return res;
     },
-    { policy: ctx.client.policy, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.onRetry ? { onRetry: ctx.onRetry } : {}), ...(ctx.retryBudget ? { budget: ctx.retryBudget } : {}) },
+    ctx.retryBudget ?? new RetryBudget(ctx.client.policy),
+    ctx.signal,
   );
 
   const commit = header(probe.headers, 'x-repo-commit');

@@ -20,9 +20,7 @@ export interface SourceContext {
   /** The run's network client: policy, dispatcher, origin limiter. */
   readonly client: HttpClient;
   readonly signal?: AbortSignal;
-  /** Metadata requests wait and retry under the same policy; this reports the waits. */
-  readonly onRetry?: (info: { retry: number; delayMs: number; code: string; message: string }) => void;
-  /** The file's retry budget, shared with its download (see RetryBudget). */
+  /** The file's retry budget, shared with its download (see RetryBudget); it also reports the waits. */
   readonly retryBudget?: RetryBudget;
 }
 

@@ -8,6 +8,7 @@ import { toDlrError, type DlrError } from '../../src/errors.js';
 import { resolveSource } from '../../src/sources/resolve-source.js';
 import type { ResolvedFile, SourceSettings } from '../../src/sources/types.js';
 import { fastPolicy } from './policy.js';
+import { RetryBudget } from '../../src/policy/with-retries.js';
 
 export interface RunOptions {
   readonly policy?: DownloadPolicy;
@@ -15,7 +16,7 @@ export interface RunOptions {
   /** A client to share between calls (else one per call, closed after it). */
   readonly client?: HttpClient;
   readonly onEvent?: (event: DownloadEvent) => void;
-  readonly retriesSpent?: number;
+  readonly budget?: RetryBudget;
 }
 
 /** Runs the real engine with a fast policy, collecting its events. */
@@ -29,7 +30,7 @@ export async function runDownload(
     const result = await download(request, {
       client,
       signal: options.signal,
-      retriesSpent: options.retriesSpent,
+      ...(options.budget ? { budget: options.budget } : {}),
       onEvent: (e) => {
         events.push(e);
         options.onEvent?.(e);
@@ -53,17 +54,23 @@ export async function fetchViaSource(
   options: RunOptions & { name?: string } = {},
 ): Promise<{ result: DownloadResult; events: DownloadEvent[]; resolved?: ResolvedFile; error?: DlrError }> {
   const client = options.client ?? createHttpClient({ policy: fastPolicy(options.policy) });
+  // Lookups and download in one event list, retries included, as the CLI reports them.
+  const events: DownloadEvent[] = [];
+  const onEvent = (event: DownloadEvent) => {
+    events.push(event);
+    options.onEvent?.(event);
+  };
   try {
     let resolved: ResolvedFile;
     // One retry budget for the lookups and the download, as the CLI does.
-    const retryBudget = { spent: 0 };
+    const retryBudget = new RetryBudget(client.policy, (info) => onEvent({ type: 'retry', ...info }));
     try {
       resolved = await resolveSource(url, { settings, client, retryBudget });
     } catch (error) {
-      return { result: undefined as never, events: [], error: toDlrError(error) };
+      return { result: undefined as never, events, error: toDlrError(error) };
     }
     const name = options.name ?? resolved.filename;
-    const { result, events } = await runDownload(
+    const { result } = await runDownload(
       {
         url: resolved.url,
         dest: { dir, ...(name ? { name } : {}) },
@@ -71,7 +78,7 @@ export async function fetchViaSource(
         ...(resolved.expect ? { expect: resolved.expect } : {}),
         ...(resolved.inspect ? { inspect: resolved.inspect } : {}),
       },
-      { ...options, client, retriesSpent: retryBudget.spent },
+      { ...options, client, budget: retryBudget, onEvent },
     );
     return { result, events, resolved };
   } finally {

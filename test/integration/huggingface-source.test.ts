@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeBytes, sha256, startFaultServer, type FaultServer } from '../../fixtures/server/fault-server.js';
 import { installHub, installHubNotFound } from '../../fixtures/server/huggingface.js';
 import { createHttpClient } from '../../src/http/client.js';
+import { RetryBudget } from '../../src/policy/with-retries.js';
 import { resolveSource } from '../../src/sources/resolve-source.js';
 import type { SourceSettings } from '../../src/sources/types.js';
 import { USER_AGENT } from '../../src/version.js';
@@ -118,7 +119,7 @@ describe('Hugging Face: what the hub and its CDN send, read as WIRE.md says', ()
     const client = createHttpClient({ policy });
     const delays: number[] = [];
     try {
-      const resolved = await resolveSource(resolveUrl('tokenizer.json'), { settings, client, onRetry: (r) => delays.push(r.delayMs) });
+      const resolved = await resolveSource(resolveUrl('tokenizer.json'), { settings, client, retryBudget: new RetryBudget(client.policy, (r) => delays.push(r.delayMs)) });
       expect(resolved.expect?.sha256).toBe(sha256(tokenizer));
     } finally {
       await client.close();
@@ -185,8 +186,8 @@ describe('one retry budget per file', () => {
     const { result, events } = await fetchViaSource(resolveUrl('tokenizer.json'), settings, dir.path, { policy: { retryDelaysMs: [1, 1, 1] } });
     expect(result).toMatchObject({ status: 'failed', retries: 3, error: { code: 'rate-limited' } });
     expect(result.status === 'failed' && result.error.message).toMatch(/gave up after 3 retries/);
-    // Two retries in the probe, then one for the GET: the list of three delays, once.
-    expect(events.filter((e) => e.type === 'retry').map((e) => e.type === 'retry' && e.retry)).toEqual([3]);
+    // Two retries in the probe, then one for the GET: the list of three delays, once, each reported by the one budget.
+    expect(events.filter((e) => e.type === 'retry').map((e) => e.type === 'retry' && e.retry)).toEqual([1, 2, 3]);
     expect(hub.requests.filter((r) => r.path.includes('tokenizer.json'))).toHaveLength(5);
   });
 

@@ -6,10 +6,10 @@ import { acquireRunLock, releaseOnExit, type RunLock } from '../../batch/run-loc
 import { appendHistory } from '../../history/append-history.js';
 import { hashCachePathFor, updateHashCache } from '../../history/hash-cache.js';
 import { redactUrl, stripUrlCredentials } from '../../http/credentials.js';
-import type { RetryBudget } from '../../policy/with-retries.js';
+import { RetryBudget } from '../../policy/with-retries.js';
 import { resolveSource } from '../../sources/resolve-source.js';
 import type { ResolvedFile } from '../../sources/types.js';
-import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, toDlrError, type ErrorCode } from '../../errors.js';
+import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, toDlrError } from '../../errors.js';
 import { parseHttpUrl } from '../../http/parse-url.js';
 import { checkModelTypeFlag } from '../model-type-flag.js';
 import { parseHeader } from '../parse-flags.js';
@@ -41,15 +41,9 @@ export async function runDownload(url: string, flags: DownloadFlags, io: CliIo):
   try {
     reporter.begin(url);
     let resolved: ResolvedFile;
-    const retryBudget: RetryBudget = { spent: 0 };
+    const retryBudget = new RetryBudget(ctx.policy, (info) => reporter.event({ type: 'retry', ...info }));
     try {
-      resolved = await resolveSource(url, {
-        retryBudget,
-        settings: ctx.sources,
-        client,
-        signal: io.signal,
-        onRetry: (info) => reporter.event({ type: 'retry', ...info, code: info.code as ErrorCode }),
-      });
+      resolved = await resolveSource(url, { retryBudget, settings: ctx.sources, client, signal: io.signal });
     } catch (caught) {
       const error = io.signal.aborted ? new DlrError('interrupted', 'interrupted') : toDlrError(caught);
       if (error.code === 'usage') throw error;
@@ -81,7 +75,7 @@ export async function runDownload(url: string, flags: DownloadFlags, io: CliIo):
         ...(resolved.expect ? { expect: resolved.expect } : {}),
         ...(resolved.inspect ? { inspect: resolved.inspect } : {}),
       },
-      { client, signal: io.signal, retriesSpent: retryBudget.spent, onEvent: (e) => reporter.event(e) },
+      { client, signal: io.signal, budget: retryBudget, onEvent: (e) => reporter.event(e) },
     );
     reporter.end(result);
     if (result.status === 'failed') {

@@ -81,7 +81,7 @@ export async function runRedownload(target: string, flags: RedownloadFlags, io: 
       pauseBetweenMs: ctx.pauseBetweenMs,
       force,
       signal: io.signal,
-      resolve: (url, onRetry, retryBudget) => resolveSource(url, { settings: ctx.sources, client, signal: io.signal, onRetry, retryBudget }),
+      resolve: (url, retryBudget) => resolveSource(url, { settings: ctx.sources, client, signal: io.signal, retryBudget }),
       onEvent: (event) => render(reporter, event),
     });
     const summary = summarize(outcome);
