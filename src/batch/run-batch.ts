@@ -1,18 +1,18 @@
-import { RetryBudget } from '../policy/with-retries.js';
 import { join } from 'node:path';
-import type { HttpClient } from '../http/client.js';
-import { DlrError, toDlrError } from '../errors.js';
+import { fetchOne } from '../app/fetch-one.js';
 import { safeFileName } from '../engine/safe-name.js';
-import type { ResolvedFile } from '../sources/types.js';
-import { FolderListings } from '../util/presence.js';
-import { TimeSlice } from '../util/time-slice.js';
-import { download } from '../engine/download.js';
 import type { DownloadResult } from '../engine/types.js';
+import { toDlrError } from '../errors.js';
+import type { HttpClient } from '../http/client.js';
 import { redactUrl } from '../http/credentials.js';
 import type { PlanEntry } from '../history/plan.js';
 import type { InvalidRow } from '../history/read-history.js';
-import { sleep } from '../util/sleep.js';
+import type { ResolvedFile, SourceSettings } from '../sources/types.js';
+import { FolderListings } from '../util/presence.js';
+import { TimeSlice } from '../util/time-slice.js';
 import { notReachedItems } from './not-reached.js';
+import { OriginGaps } from './origin-gaps.js';
+import { schedule } from './scheduler.js';
 import { withSiteType } from './site-type.js';
 import type { BatchEvent, BatchItem, BatchOutcome } from './types.js';
 
@@ -31,12 +31,18 @@ export interface BatchOptions {
   readonly invalid: readonly InvalidRow[];
   /** The run's network client (policy, dispatcher, origin limiter). */
   readonly client: HttpClient;
-  /** Pause after each successful download unless it was the last (the seed's sleep_between_downloads). */
+  readonly sources: SourceSettings;
+  /** Files in flight at once (`-j`); 1 = one after another, as the seed's plan. */
+  readonly jobs: number;
+  /** Checkpoints transferring at once (`checkpoint_jobs`). */
+  readonly checkpointJobs: number;
+  /**
+   * The seed's sleep_between_downloads, per origin: the gap between the end
+   * of a successful transfer and the start of the next file from the same site.
+   */
   readonly pauseBetweenMs: number;
   /** Replace existing files (the old one stays until the new one is complete). */
   readonly force: boolean;
-  /** Turns a history URL into what to fetch (Civitai/Hugging Face APIs); a failure fails just that file. */
-  readonly resolve: (url: string, budget: RetryBudget) => Promise<ResolvedFile>;
   readonly signal?: AbortSignal;
   readonly onEvent?: (event: BatchEvent) => void;
   /** The folder of a model type: a row with no type goes to its site's type's folder (see withSiteType). */
@@ -44,100 +50,120 @@ export interface BatchOptions {
 }
 
 /**
- * Runs the plan one file at a time, in order. Never throws for a failed file:
- * every entry ends as an item with a result, including the ones a signal
- * kept from starting (see notReachedItems), so the failures CSV lists them.
+ * Runs the plan with the scheduler: at most `jobs` files in flight, started
+ * in plan order, checkpoints `checkpointJobs` at a time. Never throws for a
+ * failed file: every entry ends as an item with a result, including the ones
+ * a signal kept from starting (see notReachedItems), so the failures CSV
+ * lists them. Items come back in plan order, whatever finished first: a
+ * run's reports do not depend on timing.
  */
 export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
   const startedAt = new Date();
   const t0 = performance.now();
   const emit = (event: BatchEvent) => options.onEvent?.(event);
-  const items: BatchItem[] = options.invalid.map(({ row, line, error }) => ({
+  const invalidItems: BatchItem[] = options.invalid.map(({ row, line, error }) => ({
     subject: { ...row, line },
     result: notAttempted(row.url, { code: error.code, message: error.message }),
     finishedAt: startedAt,
   }));
-  const total = options.entries.length;
-  const resolvedFiles: Array<{ url: string; file: ResolvedFile; path: string | undefined }> = [];
+  const entries = options.entries;
+  const total = entries.length;
+  const results: Array<BatchItem | undefined> = new Array(total);
+  const resolved: Array<{ url: string; file: ResolvedFile; path: string | undefined } | undefined> = new Array(total);
   let interrupted = false;
-  let notReached: readonly PlanEntry[] = [];
 
   // A nightly run mostly finds its files present: one listing per folder answers for them.
   const presence = new FolderListings(PRESENCE_FRESH_MS);
   const slice = new TimeSlice();
-  for (const [i, entry] of options.entries.entries()) {
+  const gaps = new OriginGaps(options.pauseBetweenMs);
+
+  const runEntry = async (entry: PlanEntry, i: number): Promise<void> => {
     const index = i + 1;
     if (slice.due()) await slice.pause();
-    if (options.signal?.aborted) {
-      interrupted = true;
-      notReached = options.entries.slice(i);
-      break;
-    }
     // Skip before asking any API: an existing file costs no request at all.
-    // Its one event is its end (a `skip` line), not a start as well: a
-    // 100k-row run whose files are there spent a third of its time on
-    // `start` lines for files it never started.
+    // Its one event is its end (a `skip` line), not a start as well.
     if (!options.force && entry.path !== undefined && (await presence.has(entry.path))) {
       const item: BatchItem = { subject: entry, result: skipped(entry), finishedAt: new Date() };
-      items.push(item);
+      results[i] = item;
       emit({ type: 'item-end', index, total, item });
-      continue;
+      return;
+    }
+    const origin = originOf(entry.url);
+    try {
+      await gaps.before(origin, options.signal, (ms) => emit({ type: 'pause', index, total, ms }));
+    } catch {
+      interrupted = true;
+      return;
+    }
+    if (options.signal?.aborted) {
+      interrupted = true;
+      return;
     }
     emit({ type: 'item-start', index, total, entry });
-    const started = performance.now();
-    let resolved: ResolvedFile;
-    const budget = new RetryBudget(options.client.policy, (info) => emit({ type: 'item-progress', index, total, event: { type: 'retry', ...info } }));
+    let target = entry;
+    let outcome;
     try {
-      resolved = await options.resolve(entry.url, budget);
-    } catch (caught) {
-      const error = options.signal?.aborted ? new DlrError('interrupted', 'interrupted') : toDlrError(caught);
-      const item: BatchItem = {
-        subject: entry,
-        result: { ...notAttempted(entry.url, { code: error.code, message: error.message }), retries: budget.spent, durationMs: performance.now() - started },
-        finishedAt: new Date(),
-      };
-      items.push(item);
-      emit({ type: 'item-end', index, total, item });
-      if (error.code === 'interrupted') interrupted = true;
-      continue;
-    }
-    const target = withSiteType(entry, resolved.type, options.dirFor);
-    const name = target.path ?? (resolved.filename ? join(target.dir, safeFileName(resolved.filename)) : undefined);
-    const result = await download(
-      {
-        url: resolved.url,
-        dest: name === undefined ? { dir: target.dir } : { file: name },
-        headers: resolved.headers,
-        overwrite: options.force,
-        ...(resolved.expect ? { expect: resolved.expect } : {}),
-        ...(resolved.inspect ? { inspect: resolved.inspect } : {}),
-      },
-      {
+      outcome = await fetchOne(entry.url, {
         client: options.client,
-        signal: options.signal,
-        budget,
+        sources: options.sources,
+        overwrite: options.force,
+        ...(options.signal ? { signal: options.signal } : {}),
         onEvent: (event) => emit({ type: 'item-progress', index, total, event }),
-      },
-    );
-    resolvedFiles.push({ url: entry.url, file: resolved, path: result.path });
+        destination: (file) => {
+          target = withSiteType(entry, file.type, options.dirFor);
+          const name = target.path ?? (file.filename ? join(target.dir, safeFileName(file.filename)) : undefined);
+          return name === undefined ? { dir: target.dir } : { file: name };
+        },
+      });
+    } catch (caught) {
+      const error = toDlrError(caught);
+      const item: BatchItem = { subject: entry, result: notAttempted(entry.url, { code: error.code, message: error.message }), finishedAt: new Date() };
+      results[i] = item;
+      emit({ type: 'item-end', index, total, item });
+      return;
+    }
+    const result = outcome.result;
+    if (outcome.resolved) resolved[i] = { url: entry.url, file: outcome.resolved, path: result.path };
     const item: BatchItem = { subject: { ...target, path: result.path ?? target.path }, result, finishedAt: new Date() };
-    items.push(item);
+    results[i] = item;
     emit({ type: 'item-end', index, total, item });
-    if (result.status === 'failed' && result.error.code === 'interrupted') {
-      interrupted = true;
-      continue;
-    }
-    if (result.status === 'done' && index < total && options.pauseBetweenMs > 0) {
-      emit({ type: 'pause', ms: options.pauseBetweenMs });
-      try {
-        await sleep(options.pauseBetweenMs, options.signal);
-      } catch {
-        interrupted = true;
-      }
-    }
+    if (result.status === 'failed' && result.error.code === 'interrupted') interrupted = true;
+    if (result.status === 'done') gaps.after(origin);
+  };
+
+  await schedule({
+    items: entries,
+    jobs: options.jobs,
+    heavyJobs: options.checkpointJobs,
+    isHeavy: (entry) => entry.type === 'checkpoint',
+    ...(options.signal ? { signal: options.signal } : {}),
+    run: runEntry,
+  });
+  if (options.signal?.aborted) interrupted = true;
+  // Entries the stop kept from their turn (never started, or stopped in the seed's pause).
+  const missing: number[] = [];
+  for (let i = 0; i < total; i++) if (results[i] === undefined) missing.push(i);
+  const notReached = await notReachedItems(
+    missing.map((i) => entries[i]!),
+    options.force,
+    new Date(),
+  );
+  missing.forEach((i, k) => (results[i] = notReached[k]));
+  return {
+    items: [...invalidItems, ...(results as BatchItem[])],
+    interrupted,
+    startedAt,
+    elapsedMs: performance.now() - t0,
+    resolved: resolved.filter((r): r is NonNullable<typeof r> => r !== undefined),
+  };
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
   }
-  items.push(...(await notReachedItems(notReached, options.force, new Date())));
-  return { items, interrupted, startedAt, elapsedMs: performance.now() - t0, resolved: resolvedFiles };
 }
 
 function skipped(entry: PlanEntry): DownloadResult {

@@ -1,5 +1,6 @@
 import type { ErrorCode } from '../errors.js';
 import { normalizeModelType } from '../domain/model-type.js';
+import type { OriginStats } from '../limiter/types.js';
 import type { BatchOutcome } from './types.js';
 
 /** The run in numbers: what the seed plan prints, plus bytes, time and failures by code. */
@@ -32,7 +33,23 @@ export interface BatchSummary {
   readonly failuresByCode: Readonly<Partial<Record<ErrorCode, number>>>;
   readonly interrupted: boolean;
   readonly startedAt: string;
+  /**
+   * Per origin the run talked to: requests sent, 429/503 answers, time spent
+   * waiting on the limiter (budget, connection slots, pauses, a down origin),
+   * and the request rate learned after throttling.
+   */
+  readonly origins: readonly OriginSummary[];
 }
+
+export interface OriginSummary {
+  readonly origin: string;
+  readonly requests: number;
+  readonly throttled: Readonly<Record<string, number>>;
+  readonly waitedMs: number;
+  readonly learnedRequestsPerMinute: number | null;
+}
+
+export type Summary = BatchSummary;
 
 export interface TypeCounts {
   readonly total: number;
@@ -44,7 +61,7 @@ export interface TypeCounts {
   readonly successRate: number | null;
 }
 
-export function summarize(outcome: BatchOutcome): BatchSummary {
+export function summarize(outcome: BatchOutcome, origins: readonly OriginStats[] = []): BatchSummary {
   let success = 0;
   let verified = 0;
   let skipped = 0;
@@ -103,5 +120,14 @@ export function summarize(outcome: BatchOutcome): BatchSummary {
     failuresByCode,
     interrupted: outcome.interrupted,
     startedAt: outcome.startedAt.toISOString(),
+    origins: [...origins]
+      .sort((a, b) => a.origin.localeCompare(b.origin))
+      .map((o) => ({
+        origin: o.origin,
+        requests: o.requests,
+        throttled: o.throttled,
+        waitedMs: Math.round(o.waitedMs),
+        learnedRequestsPerMinute: o.learnedRequestsPerMinute ?? null,
+      })),
   };
 }

@@ -22,7 +22,7 @@ export type BatchEvent =
   | { readonly type: 'item-start'; readonly index: number; readonly total: number; readonly entry: PlanEntry }
   | { readonly type: 'item-progress'; readonly index: number; readonly total: number; readonly event: DownloadEvent }
   | { readonly type: 'item-end'; readonly index: number; readonly total: number; readonly item: BatchItem }
-  | { readonly type: 'pause'; readonly ms: number };
+  | { readonly type: 'pause'; readonly index: number; readonly total: number; readonly ms: number };
 
 export interface BatchOutcome {
   readonly items: readonly BatchItem[];

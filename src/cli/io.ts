@@ -10,8 +10,8 @@ export interface CliIo {
 
 /**
  * The signal handler's line must not be written under a live progress bar:
- * cli-progress redraws its line on a timer and would overwrite it (or the
- * summary after it) with pieces of the bar. So the line goes to the reporter
+ * the live progress lines are redrawn on a timer and would overwrite it (or
+ * the summary after it) with pieces of a bar. So the line goes to the reporter
  * that owns the terminal while there is one, which stops its bar first, and
  * straight to stderr otherwise.
  */

@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { createHttpClient, type HttpClient } from '../http/client.js';
+import { createHttpClient } from '../http/client.js';
 import type { NetworkOptions } from '../http/dispatcher.js';
 import { downloadDirFor, loadConfig, type LoadedConfig } from '../config/load-config.js';
 import { UsageError } from '../errors.js';
-import { DEFAULT_PAUSE_BETWEEN_MS, resolvePolicy, type DownloadPolicy, type ResolvedPolicy } from '../options.js';
-import type { SourceSettings } from '../sources/types.js';
-import { parseSeconds } from '../util/units.js';
+import { DEFAULT_PAUSE_BETWEEN_MS, resolvePolicy, type DownloadPolicy } from '../options.js';
+import { parseByteSize, parseSeconds } from '../util/units.js';
+import type { RunSettings } from '../app/settings.js';
 import type { CliIo } from './io.js';
 import { policyFromFlags, type PolicyFlags } from './parse-flags.js';
 
@@ -15,20 +15,19 @@ export interface ContextFlags extends PolicyFlags {
   readonly config?: string;
   readonly history?: string;
   readonly sleep?: string;
+  readonly jobs?: string;
+  readonly limitRate?: string;
 }
 
+/** Defaults of the scheduler: four files in flight, one of them a checkpoint. */
+export const DEFAULT_JOBS = 4;
+export const DEFAULT_CHECKPOINT_JOBS = 1;
+
 /** What a command needs after config and flags are merged: flags win over the config file, which wins over defaults. */
-export interface RunContext {
+export interface RunContext extends RunSettings {
   readonly config: LoadedConfig;
-  readonly policy: ResolvedPolicy;
-  readonly historyPath: string;
-  readonly pauseBetweenMs: number;
-  readonly sources: SourceSettings;
   /** TLS trust and proxy environment for the run's dispatcher. */
   readonly network: NetworkOptions;
-  /** The run's one network client (policy, dispatcher, origin limiter); the caller closes it. */
-  openClient(): HttpClient;
-  dirFor(type: string): string;
 }
 
 export async function loadRunContext(flags: ContextFlags, io: CliIo): Promise<RunContext> {
@@ -41,6 +40,12 @@ export async function loadRunContext(flags: ContextFlags, io: CliIo): Promise<Ru
     const ms = parseSeconds(flags.sleep);
     if (ms === undefined) throw new UsageError(`--sleep takes seconds (decimals allowed), got '${flags.sleep}'`);
     pauseBetweenMs = ms;
+  }
+  const jobs = flags.jobs === undefined ? (config.jobs ?? DEFAULT_JOBS) : wholeNumber('--jobs', flags.jobs, 1);
+  let limitRate = config.limitRateBytesPerSec;
+  if (flags.limitRate !== undefined) {
+    limitRate = parseByteSize(flags.limitRate);
+    if (limitRate === undefined) throw new UsageError(`--limit-rate takes a rate such as 500K or 20MiB, got '${flags.limitRate}'`);
   }
   const caFile = flags.cacert !== undefined ? resolve(cwd, flags.cacert) : config.caFile;
   const context: RunContext = {
@@ -56,16 +61,26 @@ export async function loadRunContext(flags: ContextFlags, io: CliIo): Promise<Ru
       hfEndpoint: nonEmpty(io.env.HF_ENDPOINT) ?? 'https://huggingface.co',
       hfToken: nonEmpty(io.env.HF_TOKEN),
     },
+    downloadDirs: Object.values(config.downloadPaths),
+    jobs,
+    checkpointJobs: config.checkpointJobs ?? DEFAULT_CHECKPOINT_JOBS,
     dirFor: (type) => downloadDirFor(config, type),
-    openClient: () =>
+    openClient: (options = {}) =>
       createHttpClient({
         policy,
         network: context.network,
         origins: config.origins,
-        ...(config.limitRateBytesPerSec !== undefined ? { limitRateBytesPerSec: config.limitRateBytesPerSec } : {}),
+        ...(limitRate !== undefined ? { limitRateBytesPerSec: limitRate } : {}),
+        ...options,
       }),
   };
   return context;
+}
+
+function wholeNumber(flag: string, text: string, min: number): number {
+  const n = /^\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag} takes a whole number >= ${min}, got '${text}'`);
+  return n;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

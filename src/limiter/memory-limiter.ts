@@ -51,6 +51,8 @@ class OriginState {
   pausedUntil = 0;
   byteTat = 0;
   learnedRpm: number | undefined;
+  /** No further decrease before this (ms): see #answered. */
+  decreaseHeldUntil = 0;
   down: Down | undefined;
   dead: DlrError | undefined;
   /** Resolved and replaced whenever `down` changes, so waiters look again. */
@@ -171,6 +173,10 @@ export class MemoryLimiter implements RequestLimiter {
         if (r.waitMs > 0) {
           try {
             await sleep(r.waitMs, signal);
+            // A 429 that came while this request waited for its turn pauses it too.
+            for (let now = this.#now(); now < o.pausedUntil && !probe; now = this.#now()) {
+              await waitFor(o.pausedUntil - now + this.#random() * Math.min(1_000, (o.pausedUntil - now) / 10), undefined, signal);
+            }
           } catch (error) {
             o.slots.release();
             throw error;
@@ -235,8 +241,14 @@ export class MemoryLimiter implements RequestLimiter {
       // Multiplicative decrease from what was allowed, or, for an origin
       // with no budget, from the rate we were sending at (too few requests
       // to measure one: only the pause).
-      const base = o.learnedRpm ?? (o.budget.requestsPerMinute || observedRpm(o.recent));
-      if (base !== undefined) o.learnedRpm = Math.max(MIN_LEARNED_RPM, base / 2);
+      // Once per pause: the other 429s of that moment answer requests sent
+      // before it, at the rate already cut (as TCP cuts once per window).
+      const now = this.#now();
+      if (now >= o.decreaseHeldUntil) {
+        const base = o.learnedRpm ?? (o.budget.requestsPerMinute || observedRpm(o.recent));
+        if (base !== undefined) o.learnedRpm = Math.max(MIN_LEARNED_RPM, base / 2);
+        o.decreaseHeldUntil = now + Math.max(ms, 1_000);
+      }
       return;
     }
     // The Hub says its window is spent (RateLimit r=0) on an ordinary answer too.

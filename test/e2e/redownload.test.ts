@@ -34,7 +34,10 @@ afterEach(async () => {
   await w.cleanup();
 });
 
-const dlr = (args: string[], extra: Parameters<typeof runCli>[1] = {}) => runCli(args, { cwd: w.root, env: w.env, ...extra });
+// The seed's cases are about one file at a time (`-j 1`, exactly the old
+// behaviour); the scheduler has its own tests (test/e2e/scheduler.test.ts).
+const dlr = (args: string[], extra: Parameters<typeof runCli>[1] = {}) =>
+  runCli(args[0] === 'redownload' && !args.some((a) => a === '-j' || a.startsWith('--jobs')) ? [...args, '--jobs', '1'] : args, { cwd: w.root, env: w.env, ...extra });
 const bodyRequests = () => w.server.requests.map((r) => r.path);
 
 async function expectAllFiles() {
@@ -88,9 +91,10 @@ describe('dlr redownload all', () => {
     expect(run.code).toBe(0);
     expect(bodyRequests()).toEqual(['/4', '/3']);
     expect(run.stderr).toMatch(/\[1\/4\] skip .*checkpoint1\.safetensors/);
-    // One pause: after lora2 (not after the skips, not after the last file).
+    // One pause, per origin: after lora2 and before the next file from the same
+    // site (not after the skips, not after the last file).
     expect(run.stderr.match(/ pause /g)).toHaveLength(1);
-    expect(run.stderr).toMatch(/\[3\/4\] pause/);
+    expect(run.stderr).toMatch(/\[4\/4\] pause .* before the next file from this site/);
     expect(await readFile(join(w.dirOf('checkpoint'), 'checkpoint1.safetensors'), 'utf8')).toBe('existing');
     expect(run.stderr).toMatch(/skipped {3}2/);
   });

@@ -66,7 +66,7 @@ function onTerminal(args: readonly string[], act: (raw: string, type: (text: str
 
 /**
  * The screen the output leaves behind: printable characters overwrite cells,
- * CR/LF move the cursor, and the few escape sequences cli-progress and Node's
+ * CR/LF move the cursor, and the few escape sequences dlr's live lines and Node's
  * readline use (column, erase line, cursor up/down, save/restore) are
  * honoured; colours and modes are ignored.
  */
@@ -94,7 +94,11 @@ function screen(raw: string): { lines: string[]; row: number; col: number; curso
         else if (op === 'B') row += Number.isNaN(n) ? 1 : n;
         else if (op === 'C') col += Number.isNaN(n) ? 1 : n;
         else if (op === 'D') col = Math.max(0, col - (Number.isNaN(n) ? 1 : n));
-        else if (op === 'J') lines.length = row + 1;
+        else if (op === 'J') {
+          // Erase from the cursor to the end of the screen: the rest of this line, and every line below.
+          line().length = Math.min(line().length, col);
+          lines.length = row + 1;
+        }
         else if (params === '?25' && (op === 'h' || op === 'l')) cursorVisible = op === 'h';
         continue;
       }
@@ -122,7 +126,7 @@ describe.skipIf(!hasScript)('dlr on a terminal', () => {
     w.server.script('/ckpt', { kind: 'trickle', bytesPerSec: 60_000, afterBytes: 70_000 });
     const part = join(w.dirOf('checkpoint'), 'model.safetensors.part');
     let typed = false;
-    const run = await onTerminal(['redownload', 'all', '--yes'], (raw, type) => {
+    const run = await onTerminal(['redownload', 'all', '--yes', '--jobs', '1'], (raw, type) => {
       // Once the bar shows a rate: the middle of a transfer, the bar redrawing on its timer.
       if (typed || !/\d KiB\/s ETA \d/.test(raw)) return;
       typed = true;

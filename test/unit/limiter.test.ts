@@ -184,3 +184,28 @@ describe('MemoryLimiter', () => {
     expect(l.takeBytes('http://b', 64 * 1024)).toBe(0);
   });
 });
+
+describe('MemoryLimiter: the learned rate', () => {
+  it('halves once for a burst of 429s answering requests sent at the same moment', async () => {
+    const l = limiter({ requestsPerMinute: 6000, burst: 10 }, { pauseWithoutHeaderMs: 50 });
+    const permits = await Promise.all([0, 1, 2, 3].map(() => l.acquire('http://a')));
+    for (const p of permits) {
+      p.answered(429, {});
+      p.release();
+    }
+    expect(l.learnedRates()).toEqual({ 'http://a': 3000 });
+  });
+});
+
+describe('MemoryLimiter: a pause that starts while a request waits for its turn', () => {
+  it('holds that request too', async () => {
+    const l = limiter({ requestsPerMinute: 600, burst: 1 });
+    const a = await l.acquire('http://a');
+    const t0 = performance.now();
+    const waiting = l.acquire('http://a'); // its turn is ~100 ms away
+    a.answered(429, { 'retry-after': '1' });
+    a.release();
+    (await waiting).release();
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(950);
+  });
+});

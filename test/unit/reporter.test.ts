@@ -36,10 +36,10 @@ describe('chooseReporter', () => {
   it('writes plain timestamped lines without ANSI or carriage returns when not on a terminal', async () => {
     const out = sink(false);
     const reporter = await chooseReporter(out.stream, {}, false);
-    reporter.setItem(2, 5);
-    reporter.begin('https://h/x?token=SECRET');
-    reporter.event({ type: 'retry', retry: 1, delayMs: 60_000, code: 'rate-limited', message: 'HTTP 429 Too Many Requests' });
-    reporter.end(failed);
+    const item = { index: 2, total: 5 };
+    reporter.begin('https://h/x?token=SECRET', item);
+    reporter.event({ type: 'retry', retry: 1, delayMs: 60_000, code: 'rate-limited', message: 'HTTP 429 Too Many Requests' }, item);
+    reporter.end(failed, item);
     reporter.close();
     const lines = out.text().trimEnd().split('\n');
     expect(lines).toHaveLength(3);
@@ -125,12 +125,16 @@ describe('the signal notice', () => {
     reporter.begin('https://h/x');
     reporter.event({ type: 'transfer', path: '/m/x.bin', offset: 0, total: 1000 });
     reporter.event({ type: 'progress', path: '/m/x.bin', bytes: 100, total: 1000, bytesPerSec: 0 });
+    // Let the live line be drawn (it is drawn on a timer), then stop.
+    await new Promise((r) => setTimeout(r, 250));
+    expect(out.text()).toMatch(/\u2588|\u2591/);
     notices.say('SIGINT: stopping');
     // No new bar after the notice, even when progress still comes in.
     const afterNotice = out.text().length;
     reporter.event({ type: 'progress', path: '/m/x.bin', bytes: 200, total: 1000, bytesPerSec: 100 });
     expect(out.text().slice(afterNotice)).toBe('');
-    expect(out.text()).toMatch(/\u001b\[2KSIGINT: stopping\n$/);
+    // The live lines are cleared (back to their first line, erase to the end of the screen) and the cursor shown before the notice.
+    expect(out.text()).toMatch(/\r(\u001b\[\d+A)?\u001b\[0J\u001b\[\?25hSIGINT: stopping\n$/);
     expect(direct).toEqual([]);
     reporter.close();
     notices.say('SIGTERM: stopping');

@@ -1,15 +1,11 @@
+import { fetchOne } from '../../app/fetch-one.js';
 import { basename, resolve } from 'node:path';
 import { isDirectory } from '../../util/fs.js';
-import { download } from '../../engine/download.js';
-import type { Destination } from '../../engine/types.js';
 import { acquireRunLock, releaseOnExit, type RunLock } from '../../batch/run-lock.js';
 import { appendHistory } from '../../history/append-history.js';
 import { hashCachePathFor, updateHashCache } from '../../history/hash-cache.js';
-import { redactUrl, stripUrlCredentials } from '../../http/credentials.js';
-import { RetryBudget } from '../../policy/with-retries.js';
-import { resolveSource } from '../../sources/resolve-source.js';
-import type { ResolvedFile } from '../../sources/types.js';
-import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, toDlrError } from '../../errors.js';
+import { stripUrlCredentials } from '../../http/credentials.js';
+import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../../errors.js';
 import { parseHttpUrl } from '../../http/parse-url.js';
 import { checkModelTypeFlag } from '../model-type-flag.js';
 import { parseHeader } from '../parse-flags.js';
@@ -40,51 +36,42 @@ export async function runDownload(url: string, flags: DownloadFlags, io: CliIo):
   let lock: RunLock | undefined;
   try {
     reporter.begin(url);
-    let resolved: ResolvedFile;
-    const retryBudget = new RetryBudget(ctx.policy, (info) => reporter.event({ type: 'retry', ...info }));
-    try {
-      resolved = await resolveSource(url, { retryBudget, settings: ctx.sources, client, signal: io.signal });
-    } catch (caught) {
-      const error = io.signal.aborted ? new DlrError('interrupted', 'interrupted') : toDlrError(caught);
-      if (error.code === 'usage') throw error;
-      reporter.error(`${redactUrl(url)} [${error.code}] ${error.message}`);
-      return error.code === 'interrupted' ? EXIT_INTERRUPTED : EXIT_FAILED;
-    }
-    // A model type (given, or known to the site) means a model: its folder, and the history.
-    const type = givenType ?? resolved.type;
-    const name = flags.filename ?? resolved.filename;
-    const dest: Destination =
-      flags.output !== undefined
-        ? { file: flags.output }
-        : { dir: flags.dir ?? (type !== undefined ? ctx.dirFor(type) : '.'), ...(name ? { name } : {}) };
-    // The history has no path column: `redownload` finds a row's file in its
-    // type's folder. A file put elsewhere (-o, --dir) is a plain fetch, kept
-    // out of the history, or the next redownload would fetch it again there.
-    const intoTypeFolder = type !== undefined && flags.output === undefined && flags.dir === undefined;
-    if (intoTypeFolder) {
-      // The same folders a nightly redownload writes: take the same lock.
-      lock = await acquireRunLock(['dir' in dest ? dest.dir : '.']);
-      releaseOnExit(lock);
-    }
-    const result = await download(
-      {
-        url: resolved.url,
-        dest,
-        headers: { ...resolved.headers, ...headers },
-        overwrite: flags.force ?? false,
-        ...(resolved.expect ? { expect: resolved.expect } : {}),
-        ...(resolved.inspect ? { inspect: resolved.inspect } : {}),
+    let intoTypeFolder = false;
+    let type: string | undefined;
+    const { result, resolved } = await fetchOne(url, {
+      client,
+      sources: ctx.sources,
+      overwrite: flags.force ?? false,
+      headers,
+      signal: io.signal,
+      onEvent: (e) => reporter.event(e),
+      destination: (file) => {
+        // A model type (given, or known to the site) means a model: its folder, and the history.
+        type = givenType ?? file.type;
+        const name = flags.filename ?? file.filename;
+        // The history has no path column: `redownload` finds a row's file in its
+        // type's folder. A file put elsewhere (-o, --dir) is a plain fetch, kept
+        // out of the history, or the next redownload would fetch it again there.
+        intoTypeFolder = type !== undefined && flags.output === undefined && flags.dir === undefined;
+        return flags.output !== undefined
+          ? { file: flags.output }
+          : { dir: flags.dir ?? (type !== undefined ? ctx.dirFor(type) : '.'), ...(name ? { name } : {}) };
       },
-      { client, signal: io.signal, budget: retryBudget, onEvent: (e) => reporter.event(e) },
-    );
+      // The same folders a nightly redownload writes: take the same lock, before the transfer.
+      beforeDownload: async (dest) => {
+        if (!intoTypeFolder) return;
+        lock = await acquireRunLock(['dir' in dest ? dest.dir : '.']);
+        releaseOnExit(lock);
+      },
+    });
     reporter.end(result);
     if (result.status === 'failed') {
       if (result.error.code === 'usage') throw new UsageError(result.error.message);
       return result.error.code === 'interrupted' ? EXIT_INTERRUPTED : EXIT_FAILED;
     }
     if (result.path !== undefined) io.stdout.write(`${result.path}\n`);
-    if (result.status === 'done' && intoTypeFolder && result.path !== undefined) {
-      await appendHistory(ctx.historyPath, { timestamp: new Date(), modelType: flags.type ?? type, url: stripUrlCredentials(url), filename: basename(result.path) });
+    if (result.status === 'done' && intoTypeFolder && result.path !== undefined && resolved !== undefined) {
+      await appendHistory(ctx.historyPath, { timestamp: new Date(), modelType: flags.type ?? type!, url: stripUrlCredentials(url), filename: basename(result.path) });
       await updateHashCache(hashCachePathFor(ctx.historyPath), [{ url, file: resolved, path: result.path }]);
       reporter.info(`added to the history: ${ctx.historyPath}`);
     }

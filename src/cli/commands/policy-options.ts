@@ -10,6 +10,7 @@ export function addPolicyOptions(cmd: Command): Command {
     .option('--timeout <seconds>', 'longest wait for headers or for the next body bytes (default 60)')
     .option('--connect-timeout <seconds>', 'TCP/TLS connect timeout (default 30)')
     .option('--max-redirects <n>', 'redirects to follow (default 10)')
+    .option('--limit-rate <rate>', 'cap the whole run\'s download rate, e.g. 500K or 20MiB, as curl\'s --limit-rate (config limit_rate)')
     .option('--cacert <file>', 'also trust the CA certificates in this PEM file (a private CA; NODE_EXTRA_CA_CERTS works too)')
     .option('--max-size <size>', 'refuse a body that grows past this size, e.g. 20GiB (default: no limit; a size the site publishes always caps it)');
 }

@@ -1,22 +1,11 @@
 import { constants } from 'node:fs';
-import { access, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { access } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { freeSpaceWarning } from '../../batch/disk-space.js';
-import { writeFailuresCsv } from '../../batch/failures-csv.js';
-import { runBatch } from '../../batch/run-batch.js';
-import { foldersToLock } from '../../batch/site-type.js';
-import { acquireRunLock, isProcessAlive, releaseOnExit } from '../../batch/run-lock.js';
-import { summarize } from '../../batch/summary.js';
-import type { BatchEvent, BatchOutcome } from '../../batch/types.js';
-import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, toDlrError } from '../../errors.js';
+import { failuresPathFor, redownload, type RunEvent } from '../../app/redownload.js';
+import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../../errors.js';
 import { redactUrl } from '../../http/credentials.js';
-import { hashCachePathFor, updateHashCache } from '../../history/hash-cache.js';
-import { planDownloads, splitPathCollisions, urlKey, type PlanEntry } from '../../history/plan.js';
-import { readHistory, type InvalidRow } from '../../history/read-history.js';
-import { resolveSource } from '../../sources/resolve-source.js';
-import { isCivitaiUrl } from '../../sources/civitai.js';
-import { removeOrphans } from '../../util/fs.js';
+import type { PlanEntry } from '../../history/plan.js';
 import type { CliIo } from '../io.js';
 import { confirmQuestion, previewFetch } from '../fetch-preview.js';
 import { planLines } from '../plan-lines.js';
@@ -28,16 +17,6 @@ import type { RedownloadFlags } from './redownload.js';
 
 export async function runRedownload(target: string, flags: RedownloadFlags, io: CliIo): Promise<number> {
   const ctx = await loadRunContext(flags, io);
-  const history = await readHistory(ctx.historyPath, { signal: io.signal });
-  const planned = splitPathCollisions(await planDownloads(history.rows, ctx.dirFor, { signal: io.signal }));
-  let entries = planned.entries;
-  let invalid: readonly InvalidRow[] = [...history.invalid, ...planned.collisions];
-  if (target !== 'all') {
-    const wanted = urlKey(target);
-    entries = entries.filter((e) => urlKey(e.url) === wanted);
-    invalid = [];
-    if (entries.length === 0) throw new UsageError(`${redactUrl(target)} is not in the history file ${ctx.historyPath} (use 'dlr download' for a new URL)`);
-  }
   const failuresPath = failuresPathFor(ctx.historyPath, flags.failures, target === 'all');
   const summaryPath = flags.summaryJson === undefined ? undefined : resolve(flags.summaryJson);
   for (const [flag, path] of [['--failures', failuresPath], ['--summary-json', summaryPath]] as const) {
@@ -46,116 +25,69 @@ export async function runRedownload(target: string, flags: RedownloadFlags, io: 
     if (path !== undefined && !(await canWriteIn(dirname(path)))) throw new UsageError(`${flag}: cannot write in ${dirname(path)}`);
   }
   const reporter = await chooseReporter(io.stderr, io.env, flags.quiet ?? false, io.notices);
-  for (const row of invalid) reporter.warn(`history ${ctx.historyPath} ${row.error.message}; it will be listed as failed (invalid-row)`);
   const force = flags.force ?? false;
-
-  if (flags.dryRun) {
-    for (const line of await planLines(entries, force)) io.stdout.write(`${line}\n`);
-    return EXIT_OK;
-  }
-  if (entries.length === 0 && invalid.length === 0) {
-    reporter.info(`nothing to do: ${ctx.historyPath} lists no downloads`);
-    // Last night's failures and summary must not outlive a run that had none.
-    await writeReports(reporter, { items: [], interrupted: false, startedAt: new Date(), elapsedMs: 0 }, failuresPath, summaryPath);
-    return EXIT_OK;
-  }
-  if (!(await confirm(entries, force, flags.yes ?? false, io.signal))) {
-    reporter.info('cancelled');
-    return EXIT_OK;
-  }
-
-  const lock = await acquireRunLock(foldersToLock(entries, Object.values(ctx.config.downloadPaths), (e) => isCivitaiEntry(e.url, ctx.sources.civitaiBaseUrl)));
-  releaseOnExit(lock);
-  for (const { reason } of lock.unlockable) reporter.warn(`${reason}; files bound there will fail`);
-  await removeOrphans(dirname(ctx.historyPath), isProcessAlive);
-  const client = ctx.openClient();
   try {
-    const space = await freeSpaceWarning(entries, force);
-    if (space) reporter.warn(space);
-    reporter.info(`${entries.length} file${entries.length === 1 ? '' : 's'} to check, checkpoints first; history ${ctx.historyPath}`);
-    const outcome = await runBatch({
-      entries,
-      invalid,
-      dirFor: ctx.dirFor,
-      client,
-      pauseBetweenMs: ctx.pauseBetweenMs,
-      force,
-      signal: io.signal,
-      resolve: (url, retryBudget) => resolveSource(url, { settings: ctx.sources, client, signal: io.signal, retryBudget }),
-      onEvent: (event) => render(reporter, event),
-    });
-    const summary = summarize(outcome);
-    for (const line of summaryLines(summary)) reporter.notice(line);
-    await writeReports(reporter, outcome, failuresPath, summaryPath);
-    try {
-      await updateHashCache(hashCachePathFor(ctx.historyPath), outcome.resolved ?? []);
-    } catch (error) {
-      reporter.warn(toDlrError(error).message);
+    const outcome = await redownload(
+      ctx,
+      {
+        target,
+        force,
+        failuresPath,
+        summaryPath,
+        signal: io.signal,
+        dryRun: flags.dryRun ?? false,
+        confirm: (entries) => confirm(entries, force, flags.yes ?? false, io.signal),
+      },
+      (event) => render(reporter, event),
+    );
+    switch (outcome.kind) {
+      case 'planned':
+        for (const line of await planLines(outcome.entries, force)) io.stdout.write(`${line}\n`);
+        return EXIT_OK;
+      case 'cancelled':
+        reporter.info('cancelled');
+        return EXIT_OK;
+      case 'nothing':
+        return EXIT_OK;
+      case 'ran':
+        for (const line of summaryLines(outcome.summary)) reporter.notice(line);
+        if (outcome.outcome.interrupted) return EXIT_INTERRUPTED;
+        return outcome.summary.failed > 0 ? EXIT_FAILED : EXIT_OK;
     }
-    if (outcome.interrupted) return EXIT_INTERRUPTED;
-    return summary.failed > 0 ? EXIT_FAILED : EXIT_OK;
   } finally {
     reporter.close();
-    await client.close();
-    await lock.release();
   }
 }
 
-/**
- * The failures CSV (removed when nothing failed) and the summary JSON.
- * Hours of work are summarized before anything else can fail; a write error
- * is a warning naming the file, not a lost run.
- */
-async function writeReports(reporter: Reporter, outcome: BatchOutcome, failuresPath: string | undefined, summaryPath: string | undefined): Promise<void> {
-  let failuresCsv: string | null = null;
-  if (failuresPath !== undefined) {
-    try {
-      if ((await writeFailuresCsv(failuresPath, outcome.items)) > 0) failuresCsv = failuresPath;
-    } catch (error) {
-      reporter.warn(`cannot write the failures CSV ${failuresPath}: ${toDlrError(error).message}`);
-    }
-  }
-  if (failuresCsv) reporter.notice(`failures: ${failuresCsv} (retry them with: dlr redownload all --history ${failuresCsv})`);
-  if (summaryPath !== undefined) {
-    try {
-      await writeSummaryJson(summaryPath, { ...summarize(outcome), failuresCsv });
-    } catch (error) {
-      reporter.warn(`cannot write the summary JSON ${summaryPath}: ${toDlrError(error).message}`);
-    }
-  }
-}
-
-function render(reporter: Reporter, event: BatchEvent): void {
+function render(reporter: Reporter, event: RunEvent): void {
   switch (event.type) {
     case 'item-start':
-      reporter.setItem(event.index, event.total);
-      reporter.begin(`${event.entry.type} ${event.entry.path ?? event.entry.dir} ${redactUrl(event.entry.url)}`);
+      reporter.begin(`${event.entry.type} ${event.entry.path ?? event.entry.dir} ${redactUrl(event.entry.url)}`, event);
       break;
     case 'item-progress':
-      reporter.event(event.event);
+      reporter.event(event.event, event);
       break;
     case 'item-end':
-      // A skipped file has no start event: its end carries its place.
-      reporter.setItem(event.index, event.total);
-      reporter.end(event.item.result);
+      reporter.end(event.item.result, event);
       break;
     case 'pause':
-      reporter.pause(event.ms);
+      reporter.pause(event.ms, event);
+      break;
+    case 'origin-pause':
+    case 'origin-down':
+    case 'origin-dead':
+      reporter.origin(event);
+      break;
+    case 'info':
+      reporter.info(event.text);
+      break;
+    case 'warn':
+      reporter.warn(event.text);
+      break;
+    case 'notice':
+      reporter.notice(event.text);
       break;
   }
-}
-
-/**
- * The failures CSV goes beside the history as `failures.csv`; when the
- * history *is* that file (a retry run), `failures.retry.csv`, so a run never
- * rewrites its own input. A single-URL run leaves the nightly list alone
- * unless --failures asks for one.
- */
-function failuresPathFor(historyPath: string, flag: string | undefined, wholeHistory: boolean): string | undefined {
-  if (flag !== undefined) return resolve(flag);
-  if (!wholeHistory) return undefined;
-  const beside = join(dirname(historyPath), 'failures.csv');
-  return beside === historyPath ? join(dirname(historyPath), 'failures.retry.csv') : beside;
 }
 
 /**
@@ -181,14 +113,6 @@ async function confirm(entries: readonly PlanEntry[], force: boolean, yes: boole
   }
 }
 
-async function writeSummaryJson(path: string, data: object): Promise<void> {
-  try {
-    await writeFile(path, `${JSON.stringify(data, null, 2)}\n`);
-  } catch (error) {
-    throw toDlrError(error, { path });
-  }
-}
-
 async function canWriteIn(dir: string): Promise<boolean> {
   try {
     await access(dir, constants.W_OK);
@@ -198,12 +122,3 @@ async function canWriteIn(dir: string): Promise<boolean> {
   }
 }
 
-
-/** Civitai names a model's type; other sources do not, so only its rows may take one. */
-function isCivitaiEntry(url: string, civitaiBaseUrl: string): boolean {
-  try {
-    return isCivitaiUrl(new URL(url), civitaiBaseUrl);
-  } catch {
-    return false;
-  }
-}

@@ -5,7 +5,7 @@ import type { Reporter } from './reporter.js';
 /**
  * Bars only for a person at a terminal; colours only there too, and never
  * with NO_COLOR (no-color.org: any non-empty value). The TTY reporter and its
- * libraries (cli-progress, chalk) load only then: cron runs never pay for them.
+ * libraries (chalk) load only then: cron runs never pay for them.
  */
 export async function chooseReporter(
   stream: NodeJS.WritableStream & { isTTY?: boolean },

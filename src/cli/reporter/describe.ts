@@ -1,4 +1,5 @@
 import type { DownloadEvent, DownloadResult } from '../../engine/types.js';
+import type { OriginEvent } from '../../limiter/memory-limiter.js';
 import { formatBytes, formatDuration } from '../../util/units.js';
 
 /** Plain-text wording shared by both reporters, so the log and the terminal say the same things. */
@@ -36,5 +37,17 @@ export function describeResult(result: DownloadResult, resumedFrom?: number): st
       return `skip ${where} (already exists; --force to replace)`;
     case 'failed':
       return `fail ${where} [${result.error.code}] ${result.error.message}`;
+  }
+}
+
+/** An origin-wide state change, one line for both reporters. */
+export function describeOrigin(event: OriginEvent): string {
+  switch (event.type) {
+    case 'origin-pause':
+      return `pause ${event.origin} for ${formatDuration(event.ms)}: HTTP ${event.status}; no new request goes there until then`;
+    case 'origin-down':
+      return `unreachable ${event.origin} [${event.code}] ${event.message}; its files wait, next try in ${formatDuration(event.retryInMs)}`;
+    case 'origin-dead':
+      return `giving up on ${event.origin} [${event.code}] ${event.message}; its files fail`;
   }
 }

@@ -1,90 +1,92 @@
 import type { DownloadEvent, DownloadResult } from '../../engine/types.js';
 import { redactUrl } from '../../http/credentials.js';
+import type { OriginEvent } from '../../limiter/memory-limiter.js';
 import { formatDuration } from '../../util/units.js';
-import { describeOffset, describeResult, describeRetry } from './describe.js';
-import type { Reporter, ReporterOptions } from './reporter.js';
+import { describeOffset, describeOrigin, describeResult, describeRetry } from './describe.js';
+import type { ItemRef, Reporter, ReporterOptions } from './reporter.js';
 
 /**
  * For cron and pipes: one timestamped line per event, no ANSI codes, no
- * carriage returns, so the log reads top to bottom.
+ * carriage returns, so the log reads top to bottom. In a batch every line of
+ * a file carries its `[index/total]`, so the lines of files in flight at the
+ * same time can be told apart.
  */
 export class PlainReporter implements Reporter {
   readonly #opts: ReporterOptions;
   readonly #unroute: (() => void) | undefined;
-  #item = '';
-  /** Where this run's first transfer of the current file started, once known. */
-  #resumedFrom: number | undefined;
+  /** Per file in flight: where this run's first transfer started, once known. */
+  readonly #resumedFrom = new Map<number, number>();
 
   constructor(opts: ReporterOptions) {
     this.#opts = opts;
     this.#unroute = opts.notices?.route((text) => this.stopping(text));
   }
 
-  #line(text: string, always = false): void {
+  #line(text: string, item: ItemRef | undefined, always = false): void {
     if (this.#opts.quiet && !always) return;
-    this.#opts.stream.write(`${new Date().toISOString()} ${this.#item}${text.replace(/[\r\n]+/g, ' ')}\n`);
+    const prefix = item === undefined ? '' : `[${item.index}/${item.total}] `;
+    this.#opts.stream.write(`${new Date().toISOString()} ${prefix}${text.replace(/[\r\n]+/g, ' ')}\n`);
   }
 
-  setItem(index: number, total: number): void {
-    this.#item = `[${index}/${total}] `;
+  pause(ms: number, item?: ItemRef): void {
+    this.#line(`pause ${formatDuration(ms)} before the next file from this site`, item);
   }
 
-  pause(ms: number): void {
-    this.#line(`pause ${formatDuration(ms)} before the next file`);
+  origin(event: OriginEvent): void {
+    this.#line(describeOrigin(event), undefined, event.type === 'origin-dead');
   }
 
-  begin(label: string): void {
-    this.#resumedFrom = undefined;
-    this.#line(`start ${redactUrl(label)}`);
+  begin(label: string, item?: ItemRef): void {
+    this.#resumedFrom.delete(item?.index ?? 0);
+    if (this.#opts.quiet) return;
+    this.#line(`start ${redactUrl(label)}`, item);
   }
 
-  event(event: DownloadEvent): void {
+  event(event: DownloadEvent, item?: ItemRef): void {
     switch (event.type) {
       case 'retry':
-        this.#line(describeRetry(event));
+        this.#line(describeRetry(event), item);
         break;
       case 'restart':
-        this.#line(`restart ${event.path}: ${event.reason}`);
+        this.#line(`restart ${event.path}: ${event.reason}`, item);
         break;
-      case 'transfer':
-        this.#resumedFrom ??= event.offset;
-        if (event.offset > 0) this.#line(`resume ${event.path} from ${describeOffset(event.offset)}`);
+      case 'transfer': {
+        const key = item?.index ?? 0;
+        if (!this.#resumedFrom.has(key)) this.#resumedFrom.set(key, event.offset);
+        if (event.offset > 0) this.#line(`resume ${event.path} from ${describeOffset(event.offset)}`, item);
         break;
+      }
       default:
         break;
     }
   }
 
-  end(result: DownloadResult): void {
-    this.#line(describeResult(result, this.#resumedFrom), result.status === 'failed');
-    this.#resumedFrom = undefined;
+  end(result: DownloadResult, item?: ItemRef): void {
+    const key = item?.index ?? 0;
+    const resumedFrom = this.#resumedFrom.get(key);
+    this.#resumedFrom.delete(key);
+    if (this.#opts.quiet && result.status !== 'failed') return;
+    this.#line(describeResult(result, resumedFrom), item, result.status === 'failed');
   }
 
   info(text: string): void {
-    this.#unprefixed(text, false);
+    this.#line(text, undefined);
   }
 
   notice(text: string): void {
-    this.#unprefixed(text, true);
-  }
-
-  #unprefixed(text: string, always: boolean): void {
-    const item = this.#item;
-    this.#item = '';
-    this.#line(text, always);
-    this.#item = item;
+    this.#line(text, undefined, true);
   }
 
   warn(text: string): void {
-    this.#line(`warning: ${text}`, true);
+    this.#line(`warning: ${text}`, undefined, true);
   }
 
   error(text: string): void {
-    this.#line(`error: ${text}`, true);
+    this.#line(`error: ${text}`, undefined, true);
   }
 
   stopping(text: string): void {
-    this.#unprefixed(text, true);
+    this.#line(text, undefined, true);
   }
 
   close(): void {

@@ -1,17 +1,28 @@
 import type { DownloadEvent, DownloadResult } from '../../engine/types.js';
+import type { OriginEvent } from '../../limiter/memory-limiter.js';
 import type { NoticeRoute } from '../io.js';
+
+/**
+ * Which file of a batch a call is about: its place in the plan, shown as
+ * `[index/total]` before its lines, so an interleaved log (several files in
+ * flight) still reads. Omitted for a single download.
+ */
+export interface ItemRef {
+  readonly index: number;
+  readonly total: number;
+}
 
 /** Renders what the core reports. Chosen once per run: TTY bars or plain lines. */
 export interface Reporter {
-  /** In a batch: the position shown before each line, `[index/total]`. */
-  setItem(index: number, total: number): void;
   /** A file is about to be fetched. */
-  begin(label: string): void;
-  event(event: DownloadEvent): void;
+  begin(label: string, item?: ItemRef): void;
+  event(event: DownloadEvent, item?: ItemRef): void;
   /** The file's outcome. */
-  end(result: DownloadResult): void;
-  /** The pause between files. */
-  pause(ms: number): void;
+  end(result: DownloadResult, item?: ItemRef): void;
+  /** The seed's pause before the next file to the same origin. */
+  pause(ms: number, item?: ItemRef): void;
+  /** An origin paused (429/503), down (unreachable, on its retry schedule) or given up. */
+  origin(event: OriginEvent): void;
   info(text: string): void;
   /** Lines that print even with --quiet (the summary). */
   notice(text: string): void;

@@ -19,7 +19,20 @@ export function summaryLines(summary: BatchSummary): string[] {
     `  total     ${summary.total}`,
     `  success rate ${rate} of the files ${summary.notStarted > 0 ? 'tried' : 'not skipped'}${byTypeText(summary)}`,
     `  fetched   ${formatBytes(summary.bytes)} in ${formatDuration(summary.elapsedMs)}`,
+    ...summary.origins.map(originLine),
   ];
+}
+
+/** `  origin https://civitai.com: 42 requests, 429 x2, waited 1m 30s, learned 30/min`. */
+function originLine(o: BatchSummary['origins'][number]): string {
+  const throttled = Object.entries(o.throttled).map(([status, n]) => `${status} x${n}`);
+  const parts = [
+    `${o.requests} request${o.requests === 1 ? '' : 's'}`,
+    ...throttled,
+    ...(o.waitedMs >= 1000 ? [`waited ${formatDuration(o.waitedMs)}`] : []),
+    ...(o.learnedRequestsPerMinute !== null ? [`learned ${o.learnedRequestsPerMinute}/min`] : []),
+  ];
+  return `  origin    ${o.origin}: ${parts.join(', ')}`;
 }
 
 /** ` (checkpoint 96.0%, lora 100.0%)`: only types with something attempted. */

@@ -1,0 +1,172 @@
+import { writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { freeSpaceWarning } from '../batch/disk-space.js';
+import { writeFailuresCsv } from '../batch/failures-csv.js';
+import { runBatch } from '../batch/run-batch.js';
+import { acquireRunLock, isProcessAlive, releaseOnExit } from '../batch/run-lock.js';
+import { foldersToLock } from '../batch/site-type.js';
+import { summarize, type Summary } from '../batch/summary.js';
+import type { BatchEvent, BatchOutcome } from '../batch/types.js';
+import { toDlrError, UsageError } from '../errors.js';
+import { redactUrl } from '../http/credentials.js';
+import { hashCachePathFor, updateHashCache } from '../history/hash-cache.js';
+import { planDownloads, splitPathCollisions, urlKey, type PlanEntry } from '../history/plan.js';
+import { readHistory, type InvalidRow } from '../history/read-history.js';
+import { readLearnedRates, stateFileFor, writeLearnedRates } from '../limiter/learned-rates.js';
+import type { OriginEvent } from '../limiter/memory-limiter.js';
+import { isCivitaiUrl } from '../sources/civitai.js';
+import { removeOrphans } from '../util/fs.js';
+import type { RunSettings } from './settings.js';
+
+export interface RedownloadRequest {
+  /** `all`, or one history URL. */
+  readonly target: string;
+  readonly force: boolean;
+  /** The failures CSV; undefined: none (a single-URL run without --failures). */
+  readonly failuresPath: string | undefined;
+  readonly summaryPath: string | undefined;
+  readonly signal: AbortSignal;
+  /** Asked once the plan is known and before anything is locked or fetched; false cancels. */
+  readonly confirm?: (entries: readonly PlanEntry[]) => Promise<boolean>;
+  /** Plan only: the entries come back, nothing is locked or fetched. */
+  readonly dryRun?: boolean;
+}
+
+/** What the run tells whoever renders it, besides the batch's own events. */
+export type RunEvent =
+  | BatchEvent
+  | OriginEvent
+  | { readonly type: 'info' | 'warn' | 'notice'; readonly text: string };
+
+export type RedownloadOutcome =
+  | { readonly kind: 'planned'; readonly entries: readonly PlanEntry[] }
+  | { readonly kind: 'cancelled' }
+  | { readonly kind: 'nothing' }
+  | { readonly kind: 'ran'; readonly outcome: BatchOutcome; readonly summary: Summary };
+
+/**
+ * `dlr redownload`: read the history, plan it (dedupe, priority), lock the
+ * folders, fetch with the scheduler under the origin limiter, and write what
+ * operators read afterwards (failures CSV, summary JSON, hash cache, the
+ * learned rates). No terminal I/O: everything is reported as events.
+ */
+export async function redownload(settings: RunSettings, request: RedownloadRequest, onEvent: (event: RunEvent) => void): Promise<RedownloadOutcome> {
+  const say = (type: 'info' | 'warn' | 'notice', text: string) => onEvent({ type, text });
+  const history = await readHistory(settings.historyPath, { signal: request.signal });
+  const planned = splitPathCollisions(await planDownloads(history.rows, settings.dirFor, { signal: request.signal }));
+  let entries = planned.entries;
+  let invalid: readonly InvalidRow[] = [...history.invalid, ...planned.collisions];
+  if (request.target !== 'all') {
+    const wanted = urlKey(request.target);
+    entries = entries.filter((e) => urlKey(e.url) === wanted);
+    invalid = [];
+    if (entries.length === 0) {
+      throw new UsageError(`${redactUrl(request.target)} is not in the history file ${settings.historyPath} (use 'dlr download' for a new URL)`);
+    }
+  }
+  for (const row of invalid) say('warn', `history ${settings.historyPath} ${row.error.message}; it will be listed as failed (invalid-row)`);
+  if (request.dryRun) return { kind: 'planned', entries };
+  if (entries.length === 0 && invalid.length === 0) {
+    say('info', `nothing to do: ${settings.historyPath} lists no downloads`);
+    // Last night's failures and summary must not outlive a run that had none.
+    await writeReports(say, { items: [], interrupted: false, startedAt: new Date(), elapsedMs: 0 }, request);
+    return { kind: 'nothing' };
+  }
+  if (request.confirm && !(await request.confirm(entries))) return { kind: 'cancelled' };
+
+  const lock = await acquireRunLock(
+    foldersToLock(entries, settings.downloadDirs, (e) => isCivitaiEntry(e.url, settings.sources.civitaiBaseUrl)),
+  );
+  releaseOnExit(lock);
+  for (const { reason } of lock.unlockable) say('warn', `${reason}; files bound there will fail`);
+  await removeOrphans(dirname(settings.historyPath), isProcessAlive);
+  const statePath = stateFileFor(settings.historyPath);
+  const client = settings.openClient({ learned: await readLearnedRates(statePath), onOriginEvent: onEvent });
+  try {
+    const space = await freeSpaceWarning(entries, request.force);
+    if (space) say('warn', space);
+    const jobs = settings.jobs > 1 ? `, ${settings.jobs} at a time` : '';
+    say('info', `${entries.length} file${entries.length === 1 ? '' : 's'} to check, checkpoints first${jobs}; history ${settings.historyPath}`);
+    const outcome = await runBatch({
+      entries,
+      invalid,
+      dirFor: settings.dirFor,
+      client,
+      sources: settings.sources,
+      jobs: settings.jobs,
+      checkpointJobs: settings.checkpointJobs,
+      pauseBetweenMs: settings.pauseBetweenMs,
+      force: request.force,
+      signal: request.signal,
+      onEvent,
+    });
+    const origins = client.limiter.stats();
+    const summary = summarize(outcome, origins);
+    await writeReports(say, outcome, request, summary);
+    try {
+      await updateHashCache(hashCachePathFor(settings.historyPath), outcome.resolved ?? []);
+    } catch (error) {
+      say('warn', toDlrError(error).message);
+    }
+    try {
+      await writeLearnedRates(statePath, client.limiter.learnedRates(), origins.map((o) => o.origin));
+    } catch (error) {
+      say('warn', `cannot write ${statePath}: ${toDlrError(error).message}`);
+    }
+    return { kind: 'ran', outcome, summary };
+  } finally {
+    await client.close();
+    await lock.release();
+  }
+}
+
+/**
+ * The failures CSV (removed when nothing failed) and the summary JSON.
+ * Hours of work are summarized before anything else can fail; a write error
+ * is a warning naming the file, not a lost run.
+ */
+async function writeReports(
+  say: (type: 'notice' | 'warn', text: string) => void,
+  outcome: BatchOutcome,
+  request: Pick<RedownloadRequest, 'failuresPath' | 'summaryPath'>,
+  summary: Summary = summarize(outcome),
+): Promise<void> {
+  let failuresCsv: string | null = null;
+  if (request.failuresPath !== undefined) {
+    try {
+      if ((await writeFailuresCsv(request.failuresPath, outcome.items)) > 0) failuresCsv = request.failuresPath;
+    } catch (error) {
+      say('warn', `cannot write the failures CSV ${request.failuresPath}: ${toDlrError(error).message}`);
+    }
+  }
+  if (failuresCsv) say('notice', `failures: ${failuresCsv} (retry them with: dlr redownload all --history ${failuresCsv})`);
+  if (request.summaryPath !== undefined) {
+    try {
+      await writeFile(request.summaryPath, `${JSON.stringify({ ...summary, failuresCsv }, null, 2)}\n`);
+    } catch (error) {
+      say('warn', `cannot write the summary JSON ${request.summaryPath}: ${toDlrError(error, { path: request.summaryPath }).message}`);
+    }
+  }
+}
+
+/**
+ * The failures CSV goes beside the history as `failures.csv`; when the
+ * history *is* that file (a retry run), `failures.retry.csv`, so a run never
+ * rewrites its own input. A single-URL run leaves the nightly list alone
+ * unless --failures asks for one.
+ */
+export function failuresPathFor(historyPath: string, flag: string | undefined, wholeHistory: boolean): string | undefined {
+  if (flag !== undefined) return resolve(flag);
+  if (!wholeHistory) return undefined;
+  const beside = join(dirname(historyPath), 'failures.csv');
+  return beside === historyPath ? join(dirname(historyPath), 'failures.retry.csv') : beside;
+}
+
+/** Civitai names a model's type; other sources do not, so only its rows may take one. */
+function isCivitaiEntry(url: string, civitaiBaseUrl: string): boolean {
+  try {
+    return isCivitaiUrl(new URL(url), civitaiBaseUrl);
+  } catch {
+    return false;
+  }
+}
