@@ -8,22 +8,13 @@ import { redactUrl } from '../http/credentials.js';
 import type { PlanEntry } from '../history/plan.js';
 import type { InvalidRow } from '../history/read-history.js';
 import type { ResolvedFile, SourceSettings } from '../sources/types.js';
-import { FolderListings } from '../util/presence.js';
+import { pathExists } from '../util/fs.js';
 import { TimeSlice } from '../util/time-slice.js';
 import { notReachedItems } from './not-reached.js';
 import { OriginGaps } from './origin-gaps.js';
 import { schedule } from './scheduler.js';
 import { withSiteType } from './site-type.js';
 import type { BatchEvent, BatchItem, BatchOutcome } from './types.js';
-
-/**
- * A folder listing older than this is taken again before it says a file is
- * there. Only a stale "there" matters (a name the listing lacks is asked of
- * lstat): a file deleted in the last seconds before its turn is skipped, as
- * it was when it was deleted just after the check. Downloads take longer
- * than this, so each one is followed by a fresh listing.
- */
-const PRESENCE_FRESH_MS = 10_000;
 
 export interface BatchOptions {
   readonly entries: readonly PlanEntry[];
@@ -47,6 +38,12 @@ export interface BatchOptions {
   readonly onEvent?: (event: BatchEvent) => void;
   /** The folder of a model type: a row with no type goes to its site's type's folder (see withSiteType). */
   readonly dirFor?: (type: string) => string;
+  /**
+   * Entries known to be there already (by plan index), skipped up front in
+   * plan order without a request; the rest are scheduled, and each is
+   * checked again just before its turn.
+   */
+  readonly present?: readonly boolean[];
 }
 
 /**
@@ -72,17 +69,31 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
   const resolved: Array<{ url: string; file: ResolvedFile; path: string | undefined } | undefined> = new Array(total);
   let interrupted = false;
 
-  // A nightly run mostly finds its files present: one listing per folder answers for them.
-  const presence = new FolderListings(PRESENCE_FRESH_MS);
-  const slice = new TimeSlice();
+  const slice = new TimeSlice(options.signal);
   const gaps = new OriginGaps(options.pauseBetweenMs);
+  // A nightly run mostly finds its files present: those end at once, in plan
+  // order, with one `skip` line each and no request; only the rest are scheduled.
+  const toFetch: number[] = [];
+  // One timestamp for the lot: they are decided in the same moment (and 100k Dates are memory).
+  const decidedAt = new Date();
+  for (let i = 0; i < total; i++) {
+    if (slice.due()) await slice.pause().catch(() => undefined);
+    if (options.signal?.aborted) break;
+    if (options.present?.[i] === true && !options.force) {
+      const item: BatchItem = { subject: entries[i]!, result: skipped(entries[i]!), finishedAt: decidedAt };
+      results[i] = item;
+      emit({ type: 'item-end', index: i + 1, total, item });
+    } else {
+      toFetch.push(i);
+    }
+  }
 
-  const runEntry = async (entry: PlanEntry, i: number): Promise<void> => {
+  const runEntry = async (i: number): Promise<void> => {
+    const entry = entries[i]!;
     const index = i + 1;
-    if (slice.due()) await slice.pause();
-    // Skip before asking any API: an existing file costs no request at all.
-    // Its one event is its end (a `skip` line), not a start as well.
-    if (!options.force && entry.path !== undefined && (await presence.has(entry.path))) {
+    // Skip before asking any API: a file that is there (appeared since the
+    // plan, or one the folder listing could not vouch for) costs no request.
+    if (!options.force && entry.path !== undefined && (await pathExists(entry.path))) {
       const item: BatchItem = { subject: entry, result: skipped(entry), finishedAt: new Date() };
       results[i] = item;
       emit({ type: 'item-end', index, total, item });
@@ -132,10 +143,10 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
   };
 
   await schedule({
-    items: entries,
+    items: toFetch,
     jobs: options.jobs,
     heavyJobs: options.checkpointJobs,
-    isHeavy: (entry) => entry.type === 'checkpoint',
+    isHeavy: (i) => entries[i]!.type === 'checkpoint',
     ...(options.signal ? { signal: options.signal } : {}),
     run: runEntry,
   });
@@ -167,7 +178,10 @@ function originOf(url: string): string {
 }
 
 function skipped(entry: PlanEntry): DownloadResult {
-  return { status: 'skipped', reason: 'exists', url: redactUrl(entry.url), path: entry.path, attempts: 0, retries: 0, bytesFetched: 0, durationMs: 0 };
+  // A URL with no userinfo and no query parameter has nothing to redact:
+  // skipping 100k present files should not parse 100k URLs.
+  const url = entry.url.includes('@') || entry.url.includes('=') ? redactUrl(entry.url) : entry.url;
+  return { status: 'skipped', reason: 'exists', url, path: entry.path, attempts: 0, retries: 0, bytesFetched: 0, durationMs: 0 };
 }
 
 function notAttempted(url: string, error: { code: Extract<DownloadResult, { status: 'failed' }>['error']['code']; message: string }): DownloadResult {

@@ -30,8 +30,15 @@ export function splitUserinfo(url: URL): { url: URL; authorization?: string } {
 
 const SECRET_PARAMS = /([?&](?:token|api_key|apikey|access_token|key|X-Amz-Signature|X-Amz-Credential|Signature|Policy|Key-Pair-Id)=)[^&#]*/gi;
 
+const PLAIN_URL = /^[\x21-\x3c\x3e\x3f\x41-\x7e]*$/;
+
 /** A URL fit for logs: secrets in the query become `***`, userinfo is dropped. */
 export function redactUrl(input: string | URL): string {
+  // Printable ASCII with no userinfo and no query parameter: nothing to
+  // redact, and no URL to parse (a 100k-row history printed or skipped
+  // parsed 100k URLs for nothing). Anything else is parsed, so a unicode
+  // host is shown in punycode, as the request will name it.
+  if (typeof input === 'string' && PLAIN_URL.test(input)) return input;
   let text: string;
   try {
     const url = new URL(String(input));

@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { basename, dirname, sep } from 'node:path';
 import { pathExists } from './fs.js';
 import { mapBounded } from './bounded.js';
+import { TimeSlice } from './time-slice.js';
 
 const MISSING_FOLDER: ReadonlySet<string> = new Set();
 
@@ -31,13 +32,10 @@ export class FolderListings {
   }
 
   async has(path: string): Promise<boolean> {
-    // The last separator splits folder from name: what dirname and basename
-    // do for the normalized paths a plan holds, without their per-call work.
-    const cut = Math.max(path.lastIndexOf('/'), path.lastIndexOf(sep));
-    // (A root, `/` or `C:\\`, keeps its separator: dirname knows those.)
-    const names = await this.#names(cut > 0 && path[cut - 1] !== ':' ? path.slice(0, cut) : dirname(path));
+    const [dir, name] = splitPath(path);
+    const names = await this.#names(dir);
     if (names === MISSING_FOLDER) return false;
-    if (names.has(cut >= 0 ? path.slice(cut + 1) : basename(path))) return true;
+    if (names.has(name)) return true;
     return pathExists(path);
   }
 
@@ -59,8 +57,57 @@ export class FolderListings {
   }
 }
 
-/** Whether something is at each path (no path: false), for a one-off report. */
-export function pathsPresent(paths: ReadonlyArray<string | undefined>, signal?: AbortSignal): Promise<boolean[]> {
-  const listings = new FolderListings();
-  return mapBounded(paths, (path) => (path === undefined ? Promise.resolve(false) : listings.has(path)), { signal });
+/**
+ * Whether something is at each path (no path: false), for a one-off report:
+ * one listing per folder, then `lstat` only for the names a listing lacks
+ * (see FolderListings for why a miss is asked again).
+ */
+export async function pathsPresent(paths: ReadonlyArray<string | undefined>, signal?: AbortSignal): Promise<boolean[]> {
+  const listed = await listedPaths(paths, signal);
+  const misses = paths.flatMap((path, i) => (path !== undefined && !listed[i] ? [i] : []));
+  const found = await mapBounded(misses, (i) => pathExists(paths[i]!), { signal });
+  misses.forEach((i, k) => (listed[i] = found[k]!));
+  return listed;
+}
+
+/**
+ * Which of these paths are certainly there, from one listing per folder and
+ * no other call: a name the listing holds. A name it lacks is *not* reported
+ * (it may still be there on a case-insensitive file system): the caller
+ * checks those one by one, and they are few on a night whose files are there.
+ * Gives way to the event loop while it works, and stops on the signal.
+ */
+export async function listedPaths(paths: ReadonlyArray<string | undefined>, signal?: AbortSignal): Promise<boolean[]> {
+  const dirs = new Map<string, Promise<ReadonlySet<string>>>();
+  for (const path of paths) {
+    if (path === undefined) continue;
+    const [dir] = splitPath(path);
+    if (!dirs.has(dir)) dirs.set(dir, readdir(dir).then((names): ReadonlySet<string> => new Set(names), () => MISSING_FOLDER));
+  }
+  const listings = new Map<string, ReadonlySet<string>>();
+  for (const [dir, names] of dirs) listings.set(dir, await names);
+  const slice = new TimeSlice(signal);
+  const out = new Array<boolean>(paths.length);
+  for (let i = 0; i < paths.length; i++) {
+    if (slice.due()) await slice.pause();
+    const path = paths[i];
+    if (path === undefined) {
+      out[i] = false;
+      continue;
+    }
+    const [dir, name] = splitPath(path);
+    out[i] = listings.get(dir)!.has(name);
+  }
+  return out;
+}
+
+/**
+ * Folder and name of a path: the last separator splits them, as dirname and
+ * basename do for the normalized paths a plan holds, without their per-call
+ * work (100k calls). A root (`/`, `C:\\`) keeps its separator: dirname knows those.
+ */
+function splitPath(path: string): [dir: string, name: string] {
+  const cut = Math.max(path.lastIndexOf('/'), path.lastIndexOf(sep));
+  const dir = cut > 0 && path[cut - 1] !== ':' ? path.slice(0, cut) : dirname(path);
+  return [dir, cut >= 0 ? path.slice(cut + 1) : basename(path)];
 }

@@ -72,6 +72,8 @@ describe('chooseReporter', () => {
     reporter.info('chatter');
     reporter.end(failed);
     reporter.notice('summary: finished');
+    // Plain lines of one turn of the event loop go out together; close() flushes them.
+    reporter.close();
     expect(out.text()).not.toContain('chatter');
     expect(out.text()).toContain('fail ');
     expect(out.text()).toContain('summary: finished');
@@ -100,6 +102,7 @@ describe('what a resumed file reports', () => {
     reporter.event({ type: 'transfer', path: '/m/big.safetensors', offset: 308 * MiB, total: 400 * MiB });
     reporter.event({ type: 'transfer', path: '/m/big.safetensors', offset: 350 * MiB, total: 400 * MiB });
     reporter.end(done);
+    reporter.close();
     const lines = out.text().trimEnd().split('\n');
     expect(lines[1]).toMatch(/ resume \/m\/big\.safetensors from byte 322961408 \(308\.0 MiB\)$/);
     // The done line counts from where this run started, not from a later retry's resume.

@@ -16,6 +16,14 @@ export class PlainReporter implements Reporter {
   readonly #unroute: (() => void) | undefined;
   /** Per file in flight: where this run's first transfer started, once known. */
   readonly #resumedFrom = new Map<number, number>();
+  /**
+   * Lines written in the same turn of the event loop go out in one write:
+   * a 100k-row night of `skip` lines spent a second in 100k write(2) calls
+   * to its log file (measured with --cpu-prof). A line waits at most until
+   * the loop turns, or until 64 KiB are pending.
+   */
+  #pending = '';
+  #flushScheduled = false;
 
   constructor(opts: ReporterOptions) {
     this.#opts = opts;
@@ -25,7 +33,20 @@ export class PlainReporter implements Reporter {
   #line(text: string, item: ItemRef | undefined, always = false): void {
     if (this.#opts.quiet && !always) return;
     const prefix = item === undefined ? '' : `[${item.index}/${item.total}] `;
-    this.#opts.stream.write(`${new Date().toISOString()} ${prefix}${text.replace(/[\r\n]+/g, ' ')}\n`);
+    this.#pending += `${new Date().toISOString()} ${prefix}${text.replace(/[\r\n]+/g, ' ')}\n`;
+    if (this.#pending.length >= 64 * 1024) this.#flush();
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#pending === '') return;
+    const text = this.#pending;
+    this.#pending = '';
+    this.#opts.stream.write(text);
   }
 
   pause(ms: number, item?: ItemRef): void {
@@ -87,9 +108,11 @@ export class PlainReporter implements Reporter {
 
   stopping(text: string): void {
     this.#line(text, undefined, true);
+    this.#flush();
   }
 
   close(): void {
+    this.#flush();
     this.#unroute?.();
   }
 }
