@@ -200,7 +200,7 @@ export function toDlrError(error: unknown, context: { path?: string } = {}): Dlr
       break;
   }
   if (errno !== undefined && NETWORK_ERRNOS.has(errno)) {
-    return new DlrError('network', `connection failed: ${errno}`, { cause: error, detail: errno });
+    return new DlrError('network', `${networkWhat(errno, error)}: ${errno}`, { cause: error, detail: errno });
   }
   if (errno !== undefined && DISK_ERRNOS.has(errno)) {
     const where = context.path ?? (error as { path?: string }).path;
@@ -271,4 +271,12 @@ function tlsError(errno: string | undefined, error: unknown): DlrError | undefin
     return new DlrError('tls', `TLS handshake failed: ${reason}`, options);
   }
   return undefined;
+}
+
+/** What failed, with the name or address the system error carries: "cannot resolve example.invalid". */
+function networkWhat(errno: string, error: unknown): string {
+  const { hostname, address, port } = (error ?? {}) as { hostname?: unknown; address?: unknown; port?: unknown };
+  if ((errno === 'ENOTFOUND' || errno === 'EAI_AGAIN') && typeof hostname === 'string') return `cannot resolve ${hostname}`;
+  if (errno === 'ECONNREFUSED' && typeof address === 'string') return `connection refused by ${address}${typeof port === 'number' ? `:${port}` : ''}`;
+  return 'connection failed';
 }

@@ -179,3 +179,27 @@ describe('the scheduler', () => {
     }
   });
 });
+
+describe('an origin that cannot be reached', () => {
+  it('holds its files on one retry schedule and fails them together, while files on other origins carry on', async () => {
+    const { freePort } = await import('../helpers/real-servers.js');
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const live = makeBytes(30_000, 7);
+    w.server.setFile('/live.safetensors', { body: live });
+    const rows = ['timestamp,model_type,url,filename'];
+    for (let i = 0; i < 5; i++) rows.push(`,lora,${dead}/d${i}.safetensors,d${i}.safetensors`);
+    rows.push(`,lora,${w.server.url('/live.safetensors')},live.safetensors`);
+    await writeFile(w.historyPath, `${rows.join('\n')}\n`);
+    const started = performance.now();
+    const run = await dlr(['redownload', 'all', '-j', '2', '--retry-delays', '0.4,0.4']);
+    const took = performance.now() - started;
+    expect(run.code).toBe(1);
+    expect(await fileSha(join(w.dirOf('lora'), 'live.safetensors'))).toBe(sha256(live));
+    const csv = await readFile(join(w.root, 'failures.csv'), 'utf8');
+    expect(csv.match(/,network,connection refused by 127\.0\.0\.1:\d+: ECONNREFUSED \(origin retried 2 times\)/g)).toHaveLength(5);
+    // One schedule for the origin (0.4 + 0.4 s), not one per file (5 x 0.8 s).
+    expect(run.stderr.match(/unreachable http:\/\/127\.0\.0\.1:\d+ /g)).toHaveLength(2);
+    expect(run.stderr).toMatch(/giving up on http:\/\/127\.0\.0\.1:\d+ \[network\]/);
+    expect(took).toBeLessThan(4_000);
+  });
+});

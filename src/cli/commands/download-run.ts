@@ -32,7 +32,7 @@ export async function runDownload(url: string, flags: DownloadFlags, io: CliIo):
   }
   const headers = Object.fromEntries((flags.header ?? []).map(parseHeader));
   const reporter = await chooseReporter(io.stderr, io.env, flags.quiet ?? false, io.notices);
-  const client = ctx.openClient();
+  const client = ctx.openClient({ onOriginEvent: (event) => reporter.origin(event) });
   let lock: RunLock | undefined;
   try {
     reporter.begin(url);
