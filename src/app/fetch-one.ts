@@ -1,6 +1,6 @@
 import { DlrError, toDlrError } from '../errors.js';
 import { download } from '../engine/download.js';
-import type { Destination, DownloadEvent, DownloadResult } from '../engine/types.js';
+import type { Destination, DownloadEvent, DownloadResult, WriteGuard } from '../engine/types.js';
 import { redactUrl } from '../http/credentials.js';
 import type { HttpClient } from '../http/client.js';
 import { RetryBudget } from '../policy/with-retries.js';
@@ -18,6 +18,8 @@ export interface FetchOneOptions {
   /** Request headers of the user's own (`-H`), over the source's. */
   readonly headers?: Readonly<Record<string, string>>;
   readonly signal?: AbortSignal;
+  /** Fleet mode: the lease held on the file, for the engine to check before writing and renaming. */
+  readonly guard?: WriteGuard;
   /** Everything the file's fetch reports, its lookups' retries included. */
   readonly onEvent?: (event: DownloadEvent) => void;
 }
@@ -69,7 +71,13 @@ export async function fetchOne(url: string, options: FetchOneOptions): Promise<F
       ...(resolved.expect ? { expect: resolved.expect } : {}),
       ...(resolved.inspect ? { inspect: resolved.inspect } : {}),
     },
-    { client: options.client, budget, ...(options.signal ? { signal: options.signal } : {}), ...(options.onEvent ? { onEvent: options.onEvent } : {}) },
+    {
+      client: options.client,
+      budget,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      ...(options.guard ? { guard: options.guard } : {}),
+    },
   );
   return { result, resolved, destination };
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { fetchOne } from '../app/fetch-one.js';
 import { safeFileName } from '../engine/safe-name.js';
-import type { DownloadResult } from '../engine/types.js';
+import type { DownloadResult, WriteGuard } from '../engine/types.js';
 import { toDlrError } from '../errors.js';
 import type { HttpClient } from '../http/client.js';
 import { redactUrl } from '../http/credentials.js';
@@ -9,6 +9,7 @@ import type { PlanEntry } from '../history/plan.js';
 import type { InvalidRow } from '../history/read-history.js';
 import type { ResolvedFile, SourceSettings } from '../sources/types.js';
 import { pathExists } from '../util/fs.js';
+import { sleep } from '../util/sleep.js';
 import { TimeSlice } from '../util/time-slice.js';
 import { notReachedItems } from './not-reached.js';
 import { OriginGaps } from './origin-gaps.js';
@@ -44,7 +45,25 @@ export interface BatchOptions {
    * checked again just before its turn.
    */
   readonly present?: readonly boolean[];
+  /** Fleet mode: a lease per file, so each file is fetched by one member (src/fleet/batch-leases.ts). */
+  readonly leases?: EntryLeases;
 }
+
+/** A fleet's per-file leases, asked before each entry is fetched. */
+export interface EntryLeases {
+  /** The lease on the entry's file, or how long another member is expected to keep it. */
+  take(entry: PlanEntry): Promise<{ readonly lease: EntryLease } | { readonly busyForMs: number }>;
+}
+
+export interface EntryLease {
+  readonly guard: WriteGuard;
+  /** The lease was lost while the file was fetched (this member was overtaken): the entry goes back in the queue. */
+  lost(): boolean;
+  release(): Promise<void>;
+}
+
+/** How often entries another member holds are looked at again (their file may be there by then). */
+const HELD_POLL_MS = 1_000;
 
 /**
  * Runs the plan with the scheduler: at most `jobs` files in flight, started
@@ -88,6 +107,9 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
     }
   }
 
+  // Fleet mode: entries another member holds, come back to after the others (index → ms it expects to hold them).
+  const held = new Map<number, number>();
+
   const runEntry = async (i: number): Promise<void> => {
     const entry = entries[i]!;
     const index = i + 1;
@@ -99,6 +121,29 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
       emit({ type: 'item-end', index, total, item });
       return;
     }
+    if (options.leases === undefined) return fetchEntry(i, undefined);
+    let answer;
+    try {
+      answer = await options.leases.take(entry);
+    } catch {
+      // The coordinator is gone: its signal stops the run, this entry is not reached.
+      interrupted = true;
+      return;
+    }
+    if ('busyForMs' in answer) {
+      held.set(i, answer.busyForMs);
+      return;
+    }
+    try {
+      await fetchEntry(i, answer.lease);
+    } finally {
+      await answer.lease.release();
+    }
+  };
+
+  const fetchEntry = async (i: number, lease: EntryLease | undefined): Promise<void> => {
+    const entry = entries[i]!;
+    const index = i + 1;
     const origin = originOf(entry.url);
     try {
       await gaps.before(origin, options.signal, (ms) => emit({ type: 'pause', index, total, ms }));
@@ -119,6 +164,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
         sources: options.sources,
         overwrite: options.force,
         ...(options.signal ? { signal: options.signal } : {}),
+        ...(lease ? { guard: lease.guard } : {}),
         onEvent: (event) => emit({ type: 'item-progress', index, total, event }),
         destination: (file) => {
           target = withSiteType(entry, file.type, options.dirFor);
@@ -140,16 +186,32 @@ export async function runBatch(options: BatchOptions): Promise<BatchOutcome> {
     emit({ type: 'item-end', index, total, item });
     if (result.status === 'failed' && result.error.code === 'interrupted') interrupted = true;
     if (result.status === 'done') gaps.after(origin);
+    // Overtaken by another member: looked at again later (its file is there by then, or its lease is free).
+    if (result.status === 'failed' && lease?.lost() && !options.signal?.aborted) held.set(i, 0);
   };
 
-  await schedule({
-    items: toFetch,
-    jobs: options.jobs,
-    heavyJobs: options.checkpointJobs,
-    isHeavy: (i) => entries[i]!.type === 'checkpoint',
-    ...(options.signal ? { signal: options.signal } : {}),
-    run: runEntry,
-  });
+  let round = toFetch;
+  for (;;) {
+    await schedule({
+      items: round,
+      jobs: options.jobs,
+      heavyJobs: options.checkpointJobs,
+      isHeavy: (i) => entries[i]!.type === 'checkpoint',
+      ...(options.signal ? { signal: options.signal } : {}),
+      run: runEntry,
+    });
+    if (held.size === 0 || options.signal?.aborted) break;
+    let soonest = HELD_POLL_MS;
+    for (const ms of held.values()) soonest = Math.min(soonest, ms);
+    const wait = Math.max(100, soonest);
+    round = [...held.keys()].sort((a, b) => a - b);
+    held.clear();
+    try {
+      await sleep(wait, options.signal);
+    } catch {
+      break;
+    }
+  }
   if (options.signal?.aborted) interrupted = true;
   // Entries the stop kept from their turn (never started, or stopped in the seed's pause).
   const missing: number[] = [];

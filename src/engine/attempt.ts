@@ -8,12 +8,12 @@ import { readBodyText } from '../http/read-body.js';
 import { type HttpResponse } from '../http/request.js';
 import { errorForStatus, header, messageFromErrorBody } from '../http/status-error.js';
 import { USER_AGENT } from '../version.js';
-import { findPartFor, PartFile, SIDECAR_VERSION, type Sidecar } from './part-file.js';
+import { findPartFor, leaseLapsed, PartFile, SIDECAR_VERSION, type Sidecar } from './part-file.js';
 import { classifyResponse, ifRangeValue, type PartState } from './resume.js';
 import { nameFromUrl, safeFileName } from './safe-name.js';
 import { contentEncodingOf, transferBody } from './transfer.js';
 import { hashMismatch, hashPrefix, sameSha256 } from './hashing.js';
-import type { DownloadEvent, DownloadRequest, ExpectedFile } from './types.js';
+import type { DownloadEvent, DownloadRequest, ExpectedFile, WriteGuard } from './types.js';
 
 /** Mutable facts about one file that persist across its attempts. */
 export interface FileState {
@@ -37,6 +37,8 @@ export interface AttemptContext {
   readonly signal: AbortSignal | undefined;
   readonly emit: (event: DownloadEvent) => void;
   readonly attempt: number;
+  /** Fleet mode: the lease on the file, checked before each write batch and before the rename. */
+  readonly guard?: WriteGuard | undefined;
 }
 
 export type AttemptOutcome =
@@ -53,6 +55,8 @@ export async function runAttempt(file: FileState, ctx: AttemptContext): Promise<
   if (file.finalPath === undefined) file.finalPath = await findPartFor(file.dir, file.sidecarUrl);
   const part = file.finalPath === undefined ? undefined : new PartFile(file.finalPath);
   const state = part ? await usablePartState(part, file) : { offset: 0, sidecar: undefined };
+  // A newer lease holder recorded itself in the sidecar: this process was overtaken.
+  if (part && ctx.guard && (state.sidecar?.fence ?? 0) > ctx.guard.fence) throw leaseLapsed(part.finalPath);
 
   const headers: Record<string, string> = {
     'user-agent': USER_AGENT,
@@ -121,6 +125,7 @@ async function handleResponse(
   const sha256 = file.expect?.sha256;
   if (decision.action === 'complete') {
     if (sha256 !== undefined) await verifyOrDiscard(part, (await hashPrefix(part.partPath, decision.total)).digest('hex'), sha256);
+    await checkGuard(part, ctx.guard);
     await part.commit();
     return { kind: 'done', size: decision.total, verified: sha256 !== undefined };
   }
@@ -140,9 +145,10 @@ async function handleResponse(
     if (state.offset > 0) ctx.emit({ type: 'restart', path: finalPath, reason: 'the server sent the whole file' });
     await part.discard();
     // A coded body cannot be resumed by byte offset, so it gets no sidecar: a leftover part without one is discarded.
-    if (encoding === undefined) await part.writeSidecar(sidecarFor(file, decision));
-  } else if (state.sidecar?.total === undefined && decision.total !== undefined) {
-    await part.writeSidecar(sidecarFor(file, { ...decision, validator: state.sidecar ?? decision.validator }));
+    if (encoding === undefined) await part.writeSidecar(sidecarFor(file, decision, ctx.guard));
+  } else if ((state.sidecar?.total === undefined && decision.total !== undefined) || (ctx.guard !== undefined && state.sidecar?.fence !== ctx.guard.fence)) {
+    // Also when a fleet member takes over a part: the sidecar records the new holder's token.
+    await part.writeSidecar(sidecarFor(file, { ...decision, total: decision.total ?? state.sidecar?.total, validator: state.sidecar ?? decision.validator }, ctx.guard));
   }
 
   const total = decision.total;
@@ -162,6 +168,7 @@ async function handleResponse(
       maxBytes: maxBodyBytes(file.expect, ctx.client.policy.maxFileBytes) - startOffset,
       policy: ctx.client.policy,
       signal: ctx.signal,
+      ...(ctx.guard ? { stillOwner: () => ctx.guard!.stillOwner() } : {}),
       onSample: (bytes, bytesPerSec) => {
         received = bytes;
         ctx.emit({ type: 'progress', path: finalPath, bytes: startOffset + bytes, total, bytesPerSec });
@@ -197,6 +204,7 @@ async function handleResponse(
   }
   checkExpectedSize(file.expect, size);
   if (hash !== undefined && sha256 !== undefined) await verifyOrDiscard(part, hash.digest('hex'), sha256);
+  await checkGuard(part, ctx.guard);
   await part.commit();
   return { kind: 'done', size, verified: sha256 !== undefined };
 }
@@ -236,6 +244,7 @@ async function usablePartState(part: PartFile, file: FileState): Promise<PartSta
 function sidecarFor(
   file: FileState,
   decision: { readonly total: number | undefined; readonly validator: { etag?: string; lastModified?: string } },
+  guard?: WriteGuard,
 ): Sidecar {
   return {
     version: SIDECAR_VERSION,
@@ -243,7 +252,20 @@ function sidecarFor(
     ...(decision.validator.etag !== undefined ? { etag: decision.validator.etag } : {}),
     ...(decision.validator.lastModified !== undefined ? { lastModified: decision.validator.lastModified } : {}),
     ...(decision.total !== undefined ? { total: decision.total } : {}),
+    ...(guard !== undefined ? { fence: guard.fence } : {}),
   };
+}
+
+/**
+ * Fleet mode, just before the rename: the sidecar must still record this
+ * holder's token (no newer holder wrote to the part) and the coordinator
+ * must confirm the lease; otherwise the part is left to its owner.
+ */
+async function checkGuard(part: PartFile, guard: WriteGuard | undefined): Promise<void> {
+  if (guard === undefined) return;
+  const fence = (await part.readSidecar())?.fence ?? 0;
+  if (fence > guard.fence || !guard.stillOwner()) throw leaseLapsed(part.finalPath);
+  await guard.beforeCommit();
 }
 
 /** The start of an error body, for its message; the rest is left to the connection cleanup. */

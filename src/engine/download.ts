@@ -60,6 +60,7 @@ export async function download(request: DownloadRequest, context: DownloadContex
           signal: context.signal,
           emit,
           attempt: attempts,
+          guard: context.guard,
         });
         if (outcome.kind === 'done') return result({ status: 'done', size: outcome.size, verified: outcome.verified } as const);
         if (outcome.kind === 'skipped') return result({ status: 'skipped', reason: 'exists' } as const);

@@ -1,7 +1,7 @@
 import { constants as fsc, fdatasync, writeSync } from 'node:fs';
 import { lstat, mkdir, open, readdir, readFile, rename, rm, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { toDlrError } from '../errors.js';
+import { DlrError, toDlrError } from '../errors.js';
 import { tempPathBeside } from '../util/fs.js';
 
 export const SIDECAR_VERSION = 1;
@@ -18,6 +18,13 @@ export interface Sidecar {
   readonly lastModified?: string;
   /** The full size of the file, when the server told us. */
   readonly total?: number;
+  /**
+   * Fleet mode: the fencing token of the lease under which the part was last
+   * written (src/fleet/leases.ts). A holder that finds a higher one here has
+   * been overtaken and stops. Absent outside a fleet; readers that do not
+   * know it ignore it.
+   */
+  readonly fence?: number;
 }
 
 export function partPathFor(finalPath: string): string {
@@ -105,6 +112,7 @@ export class PartFile {
         ...(typeof data.etag === 'string' ? { etag: data.etag } : {}),
         ...(typeof data.lastModified === 'string' ? { lastModified: data.lastModified } : {}),
         ...(data.total !== undefined ? { total: data.total } : {}),
+        ...(typeof data.fence === 'number' && Number.isSafeInteger(data.fence) && data.fence > 0 ? { fence: data.fence } : {}),
       };
     } catch {
       return undefined;
@@ -212,6 +220,8 @@ export interface PartWriterOptions {
   readonly batchBytes: number;
   /** Start writing the part back to disk in the background after this many bytes (0 = only at the end). */
   readonly syncEveryBytes: number;
+  /** Fleet mode: asked before each write(2); false means the lease lapsed and nothing more may be written. */
+  readonly stillOwner?: () => boolean;
 }
 
 /**
@@ -299,6 +309,7 @@ export class PartWriter {
 
   /** write(2) may accept fewer bytes than offered; loop until all are on disk. */
   #writeAll(buffer: Buffer): void {
+    if (this.#options.stillOwner?.() === false) throw leaseLapsed(this.#path);
     let offset = 0;
     try {
       while (offset < buffer.length) {
@@ -325,4 +336,9 @@ export class PartWriter {
       });
     });
   }
+}
+
+/** A write refused because this process's fleet lease on the file lapsed (another member may own the part now). */
+export function leaseLapsed(path: string): DlrError {
+  return new DlrError('locked', `the fleet lease on ${path} lapsed; another dlr member may own it now`, { retryable: false });
 }

@@ -23,6 +23,8 @@ export interface TransferInput {
   readonly signal: AbortSignal | undefined;
   /** Called on every sample tick with bytes received so far in this transfer. */
   readonly onSample: (received: number, bytesPerSec: number) => void;
+  /** Fleet mode: asked before each write batch (see WriteGuard.stillOwner). */
+  readonly stillOwner?: () => boolean;
 }
 
 export interface TransferOutput {
@@ -48,6 +50,7 @@ export async function transferBody(input: TransferInput): Promise<TransferOutput
   const writer = new PartWriter(input.handle, input.partPath, {
     batchBytes: policy.writeBufferBytes,
     syncEveryBytes: policy.syncEveryBytes,
+    ...(input.stillOwner ? { stillOwner: input.stillOwner } : {}),
   });
   const signal = AbortSignal.any([floor.signal, runaway.signal, ...(input.signal ? [input.signal] : [])]);
   const decoder = decoderFor(input.encoding);

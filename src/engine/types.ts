@@ -56,6 +56,22 @@ export interface DownloadContext {
    * Hub probe; the download spends from the same one. Default: a fresh one.
    */
   readonly budget?: RetryBudget;
+  /** Fleet mode: the lease this process holds on the file (see WriteGuard). */
+  readonly guard?: WriteGuard;
+}
+
+/**
+ * A fleet member's hold on a file (src/fleet/leases.ts), for the engine to
+ * consult: a process paused past its lease (GC, SIGSTOP, a partition) must
+ * not write into a part another member now owns, nor rename it into place.
+ */
+export interface WriteGuard {
+  /** The lease's fencing token (it grows with every grant), recorded in the part's sidecar. */
+  readonly fence: number;
+  /** Cheap and synchronous, asked before each write batch: false once the lease may have lapsed. */
+  stillOwner(): boolean;
+  /** Asked before the final rename: confirms with the coordinator; throws when the lease is gone. */
+  beforeCommit(): Promise<void>;
 }
 
 /** What the engine reports while it works; a reporter renders these, the engine never prints. */
