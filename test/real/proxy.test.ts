@@ -92,6 +92,25 @@ describe.skipIf(NGINX === undefined || TINYPROXY === undefined)('through tinypro
     expect(allowed.stderr + allowed.stdout).not.toMatch(/s3cret/);
   });
 
+  it('tunnels an https download through CONNECT when the proxy allows the port, byte-exact with backpressure inside the tunnel', async () => {
+    const tlsPort = new URL(nginx.tlsOrigin!).port;
+    const tunnel = await startTinyproxy(TINYPROXY!, join(tmp.path, 'tp-tunnel'), `ConnectPort ${tlsPort}`);
+    try {
+      const big = randomBytes(8 * 1024 * 1024);
+      await writeFile(join(nginx.root, 'files', 'big.bin'), big);
+      const dir = await fresh();
+      const run = await runCli(['download', `${nginx.tlsOrigin}/files/big.bin`, '--dir', dir, '--cacert', cert.cert, '--retry-delays', ''], {
+        env: { HTTPS_PROXY: tunnel.url },
+        timeoutMs: 60_000,
+      });
+      expect(run.code, run.stderr).toBe(0);
+      expect((await readFile(join(dir, 'big.bin'))).equals(big)).toBe(true);
+      expect(await tunnel.log()).toMatch(/CONNECT 127\.0\.0\.1:\d+/);
+    } finally {
+      await tunnel.stop();
+    }
+  });
+
   it('names a proxy that cannot be reached', async () => {
     const dead = `http://127.0.0.1:${await freePort()}`;
     const run = await runCli(['download', file(), '--dir', await fresh(), '--retry-delays', ''], { env: { HTTP_PROXY: dead } });
