@@ -80,7 +80,9 @@ export class BarBlock {
   #draw(): string {
     if (this.#closed || this.#lines.size === 0) return '';
     // One column short of the width: a line that fills it would wrap, and the block's height would be wrong.
-    const width = Math.max(20, (this.#stream.columns ?? 80) - 1);
+    // A terminal that does not say its width (0, as under `script`) is taken as 80 columns.
+    const columns = this.#stream.columns !== undefined && this.#stream.columns >= 20 ? this.#stream.columns : 80;
+    const width = columns - 1;
     const lines = [...this.#lines.values()].map((l) => truncate(l, width));
     this.#drawn = lines.length;
     const hide = this.#cursorHidden ? '' : '\u001b[?25l';
