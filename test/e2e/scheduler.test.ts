@@ -203,3 +203,22 @@ describe('an origin that cannot be reached', () => {
     expect(took).toBeLessThan(4_000);
   });
 });
+
+describe('byte budgets', () => {
+  it('--limit-rate caps the whole run, and bytes_per_second caps an origin, across files in flight', async () => {
+    const bodies = await loras(4, 1024 * 1024);
+    const started = performance.now();
+    const run = await dlr(['redownload', 'all', '-j', '4', '--limit-rate', '2MiB']);
+    const took = (performance.now() - started) / 1000;
+    expect(run.code, run.stderr).toBe(0);
+    // 4 MiB at 2 MiB/s, less the quarter second of burst: at least ~1.6 s (unpaced: a few tenths).
+    expect(took).toBeGreaterThan(1.5);
+    for (const [name, body] of bodies) expect(await fileSha(join(w.dirOf('lora'), name))).toBe(sha256(body));
+
+    await setBudget({ bytes_per_second: 2 * 1024 * 1024 });
+    const again = performance.now();
+    const second = await dlr(['redownload', 'all', '-j', '4', '--force', '--yes']);
+    expect(second.code, second.stderr).toBe(0);
+    expect((performance.now() - again) / 1000).toBeGreaterThan(1.5);
+  });
+});
