@@ -3,6 +3,7 @@ import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, exitCodeFor, exitC
 import { VERSION } from '../version.js';
 import { registerDownload } from './commands/download.js';
 import { registerHistory } from './commands/history.js';
+import { registerPull } from './commands/pull.js';
 import { registerRedownload } from './commands/redownload.js';
 import { registerVerify } from './commands/verify.js';
 import { NoticeRoute, type CliIo } from './io.js';
@@ -76,6 +77,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   registerRedownload(program, io, setExit);
   registerDownload(program, io, setExit);
   registerHistory(program, io, setExit);
+  registerPull(program, io, setExit);
   registerVerify(program, io, setExit);
   // Each subcommand names its own help: that is where its flags are listed.
   for (const cmd of program.commands) cmd.configureOutput({ outputError: usageLine(io, `dlr ${cmd.name()}`) });

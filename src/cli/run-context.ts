@@ -1,10 +1,16 @@
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { createHttpClient } from '../http/client.js';
+import { budgetResolver } from '../limiter/budgets.js';
+import type { MemoryLimiterOptions, OriginEvent } from '../limiter/memory-limiter.js';
+import type { BudgetFor } from '../limiter/types.js';
+import { parseCoordinatorUrl } from '../fleet/coordinator-url.js';
+import type { FleetSettings } from '../fleet/fleet.js';
 import type { NetworkOptions } from '../http/dispatcher.js';
 import { downloadDirFor, loadConfig, type LoadedConfig } from '../config/load-config.js';
 import { UsageError } from '../errors.js';
-import { DEFAULT_PAUSE_BETWEEN_MS, resolvePolicy, type DownloadPolicy } from '../options.js';
+import { DEFAULT_PAUSE_BETWEEN_MS, resolvePolicy, type DownloadPolicy, type ResolvedPolicy } from '../options.js';
 import { parseByteSize, parseSeconds } from '../util/units.js';
 import type { RunSettings } from '../app/settings.js';
 import type { CliIo } from './io.js';
@@ -17,7 +23,12 @@ export interface ContextFlags extends PolicyFlags {
   readonly sleep?: string;
   readonly jobs?: string;
   readonly limitRate?: string;
+  /** `--coordinator redis://…`: join a fleet (redownload). */
+  readonly coordinator?: string;
 }
+
+/** `coordinator.lease_ttl_seconds`: how long a dead member's files stay leased. */
+export const DEFAULT_LEASE_TTL_MS = 30_000;
 
 /** Defaults of the scheduler: four files in flight, one of them a checkpoint. */
 export const DEFAULT_JOBS = 4;
@@ -59,22 +70,86 @@ export async function loadRunContext(flags: ContextFlags, io: CliIo): Promise<Ru
       civitaiApiKey: config.apiKey,
       // As huggingface_hub: HF_ENDPOINT moves the hub, HF_TOKEN authenticates to it.
       hfEndpoint: nonEmpty(io.env.HF_ENDPOINT) ?? 'https://huggingface.co',
-      hfToken: nonEmpty(io.env.HF_TOKEN),
+      hfToken: nonEmpty(io.env.HF_TOKEN) ?? (await readHfTokenFile(io.env)),
     },
     downloadDirs: Object.values(config.downloadPaths),
     jobs,
     checkpointJobs: config.checkpointJobs ?? DEFAULT_CHECKPOINT_JOBS,
     dirFor: (type) => downloadDirFor(config, type),
-    openClient: (options = {}) =>
-      createHttpClient({
+    fleet: fleetSettings(flags.coordinator, config, io.env),
+    openClient: ({ fleet, ...options } = {}) => {
+      const budgetFor = budgetResolver(config.origins);
+      return createHttpClient({
         policy,
         network: context.network,
         origins: config.origins,
         ...(limitRate !== undefined ? { limitRateBytesPerSec: limitRate } : {}),
         ...options,
-      }),
+        // A fleet's limiter gets what the in-process one would (limiterOptionsFor), and shares the request budget.
+        ...(fleet ? { limiter: fleet.limiter(limiterOptionsFor(policy, budgetFor, limitRate, options.onOriginEvent)) } : {}),
+      });
+    },
   };
   return context;
+}
+
+/** A token is some 40 characters; a bigger file is not the one `hf auth login` writes. */
+const MAX_TOKEN_FILE_BYTES = 4096;
+
+/**
+ * The token `hf auth login` saved, as huggingface_hub finds it: `HF_TOKEN_PATH`,
+ * else `$HF_HOME/token`, else `$XDG_CACHE_HOME/huggingface/token`, else
+ * `~/.cache/huggingface/token`. HF_TOKEN wins over it (the caller asks here
+ * only without one). A missing or unreadable file is no token.
+ */
+async function readHfTokenFile(env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const home = nonEmpty(env.HOME) ?? homedir();
+  const hfHome = nonEmpty(env.HF_HOME) ?? join(nonEmpty(env.XDG_CACHE_HOME) ?? join(home, '.cache'), 'huggingface');
+  const path = nonEmpty(env.HF_TOKEN_PATH) ?? join(hfHome, 'token');
+  try {
+    const data = await readFile(path);
+    if (data.length > MAX_TOKEN_FILE_BYTES) return undefined;
+    const token = nonEmpty(data.toString('utf8'));
+    // One line of printable ASCII, or it is not a token (and must not become a header).
+    return token !== undefined && /^[\x21-\x7e]+$/.test(token) ? token : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The coordinator from `--coordinator`, else `DLR_COORDINATOR`, else the
+ * config's `coordinator.url`; none: no fleet. Checked now (exit 2 for a
+ * malformed URL), connected only when the run starts fetching.
+ */
+function fleetSettings(flag: string | undefined, config: LoadedConfig, env: NodeJS.ProcessEnv): FleetSettings | undefined {
+  const [text, from] =
+    flag !== undefined ? [flag, '--coordinator'] : nonEmpty(env.DLR_COORDINATOR) !== undefined ? [env.DLR_COORDINATOR!, 'DLR_COORDINATOR'] : [config.coordinatorUrl, 'coordinator.url'];
+  if (text === undefined) return undefined;
+  const offset = Number(env.DLR_TEST_CLOCK_OFFSET_MS ?? 0);
+  return {
+    address: parseCoordinatorUrl(text, from),
+    leaseTtlMs: config.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
+    // For tests only: this member's wall clock skewed, to show the fleet does not depend on it.
+    ...(Number.isFinite(offset) && offset !== 0 ? { wallClock: () => Date.now() + offset } : {}),
+  };
+}
+
+/** The options createHttpClient gives its in-process limiter, for a fleet's limiter to be built from the same. */
+function limiterOptionsFor(
+  policy: ResolvedPolicy,
+  budgetFor: BudgetFor,
+  limitRate: number | undefined,
+  onOriginEvent: ((event: OriginEvent) => void) | undefined,
+): Omit<MemoryLimiterOptions, 'learned'> {
+  return {
+    budgetFor,
+    ...(limitRate !== undefined ? { limitRateBytesPerSec: limitRate } : {}),
+    pauseWithoutHeaderMs: policy.retryDelaysMs[0] ?? 1_000,
+    maxPauseMs: policy.maxRetryAfterMs,
+    unreachableDelaysMs: policy.retryDelaysMs,
+    ...(onOriginEvent ? { onOriginEvent } : {}),
+  };
 }
 
 function wholeNumber(flag: string, text: string, min: number): number {

@@ -6,7 +6,7 @@ import { USER_AGENT } from '../version.js';
 import type { ResolvedFile, SourceContext } from './types.js';
 
 const HUB_HOSTS = new Set(['huggingface.co', 'www.huggingface.co', 'hf.co']);
-const TOKEN_HINT = 'set HF_TOKEN';
+const TOKEN_HINT = "set HF_TOKEN or run 'hf auth login'";
 
 interface HubRef {
   /** `datasets/` or `spaces/` for those repo kinds, else empty. */
@@ -118,12 +118,12 @@ export async function resolveHuggingFace(url: URL, ctx: SourceContext): Promise<
  * from it is retried, and every attempt starts again from /resolve, which
  * hands out a fresh link.
  */
-function expiredCdnLink(): DlrError {
+export function expiredCdnLink(): DlrError {
   return new DlrError('forbidden', 'the CDN refused the signed download link (expired?); asking the hub for a new one', { status: 403, retryable: true });
 }
 
 /** The hub's errors, told apart by `X-Error-Code` (huggingface_hub's hf_raise_for_status). */
-function hubError(status: number, headers: HeaderMap): DlrError | undefined {
+export function hubError(status: number, headers: HeaderMap): DlrError | undefined {
   if (status < 400) return undefined;
   const code = header(headers, 'x-error-code');
   const message = header(headers, 'x-error-message');
