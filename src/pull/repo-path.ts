@@ -47,7 +47,7 @@ export function localPathFor(path: string): string {
 
 /**
  * Local paths for every repository path, refusing two that would land on
- * the same file (a name made safe can meet another: `a:b` and `a_b`) and a
+ * the same file (a name made safe can meet another: `ab:c` and `ab_c`) and a
  * file that would sit where another needs a folder.
  */
 export function localPaths(paths: readonly string[]): Map<string, string> {
