@@ -90,6 +90,21 @@ export interface DownloadPolicy {
    * @default 1048576
    */
   readonly responseBufferBytes?: number;
+  /**
+   * Connections one file may be fetched over at once (aria2's `-x`), each
+   * asking for its own byte range; only when the server serves ranges for
+   * a strong validator (see src/engine/segmented.ts). At most 16, as aria2
+   * allows per server: more only looks like an attack to a CDN.
+   * @default 1
+   */
+  readonly connections?: number;
+  /**
+   * No range is split below this size (aria2's `-k`): a connection takes
+   * half of another's remaining range only when both halves are at least
+   * this big, so a file gets a second connection from twice this size.
+   * @default 20971520 (20 MiB)
+   */
+  readonly minSplitSizeBytes?: number;
 }
 
 export type ResolvedPolicy = Readonly<Required<DownloadPolicy>>;
@@ -108,7 +123,14 @@ export const DEFAULT_POLICY: ResolvedPolicy = Object.freeze({
   collectEveryBytes: 8 * 1024 * 1024,
   maxFileBytes: 0,
   responseBufferBytes: 1024 * 1024,
+  connections: 1,
+  minSplitSizeBytes: 20 * 1024 * 1024,
 });
+
+/** aria2's cap per server; see `connections`. */
+export const MAX_CONNECTIONS = 16;
+/** A smaller split is all request overhead. */
+export const MIN_SPLIT_SIZE_BYTES = 64 * 1024;
 
 /** The seed's sleep_between_downloads: pause after each successful download in a batch. */
 export const DEFAULT_PAUSE_BETWEEN_MS = 5_000;
@@ -166,6 +188,8 @@ export function resolvePolicy(partial: DownloadPolicy = {}): ResolvedPolicy {
     collectEveryBytes: checkCount('collectEveryBytes', merged.collectEveryBytes, 0),
     responseBufferBytes: checkCount('responseBufferBytes', merged.responseBufferBytes, 1024),
     maxFileBytes: checkCount('maxFileBytes', merged.maxFileBytes, 0),
+    connections: checkCount('connections', merged.connections, 1, MAX_CONNECTIONS),
+    minSplitSizeBytes: checkCount('minSplitSizeBytes', merged.minSplitSizeBytes, MIN_SPLIT_SIZE_BYTES),
   });
 }
 

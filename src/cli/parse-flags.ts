@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import type { DownloadPolicy } from '../options.js';
+import { MAX_CONNECTIONS, MIN_SPLIT_SIZE_BYTES, type DownloadPolicy } from '../options.js';
 import { parseByteSize, parseSeconds, parseSecondsList } from '../util/units.js';
 
 /** Raw policy flags as commander hands them over: strings, unvalidated. */
@@ -13,6 +13,8 @@ export interface PolicyFlags {
   readonly maxRedirects?: string;
   readonly maxSize?: string;
   readonly cacert?: string;
+  readonly connections?: string;
+  readonly minSplitSize?: string;
 }
 
 /** Converts user units (seconds, `10KiB`) to the policy's ms and bytes, exactly once, naming the flag on error. */
@@ -47,7 +49,22 @@ export function policyFromFlags(flags: PolicyFlags): DownloadPolicy {
     maxFileBytes = parseByteSize(flags.maxSize);
     if (maxFileBytes === undefined) throw new UsageError(`--max-size takes a size such as 20GiB (0 = no limit), got '${flags.maxSize}'`);
   }
+  let connections: number | undefined;
+  if (flags.connections !== undefined) {
+    const n = /^\d+$/.test(flags.connections.trim()) ? Number(flags.connections) : Number.NaN;
+    if (!(n >= 1 && n <= MAX_CONNECTIONS)) throw new UsageError(`--connections takes a whole number from 1 to ${MAX_CONNECTIONS}, got '${flags.connections}'`);
+    connections = n;
+  }
+  let minSplitSizeBytes: number | undefined;
+  if (flags.minSplitSize !== undefined) {
+    minSplitSizeBytes = parseByteSize(flags.minSplitSize);
+    if (minSplitSizeBytes === undefined || minSplitSizeBytes < MIN_SPLIT_SIZE_BYTES) {
+      throw new UsageError(`--min-split-size takes a size of at least 64KiB such as 20MiB, got '${flags.minSplitSize}'`);
+    }
+  }
   return {
+    connections,
+    minSplitSizeBytes,
     maxFileBytes,
     retryDelaysMs,
     maxRetryAfterMs: seconds('--max-retry-after', flags.maxRetryAfter),

@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { normalizeModelType } from '../domain/model-type.js';
-import { MAX_TIMER_MS } from '../options.js';
+import { MAX_CONNECTIONS, MAX_TIMER_MS, MIN_SPLIT_SIZE_BYTES } from '../options.js';
 import type { OriginBudget } from '../limiter/types.js';
 import { pathExists } from '../util/fs.js';
 import { parseByteSize } from '../util/units.js';
@@ -26,6 +26,10 @@ export interface LoadedConfig {
     readonly retryDelaysMs?: readonly number[];
     readonly speedFloorBytesPerSec?: number;
     readonly speedWindowMs?: number;
+    /** `connections`: connections per large file (1–16). */
+    readonly connections?: number;
+    /** `min_split_size`: no range is split below this many bytes. */
+    readonly minSplitSizeBytes?: number;
   };
   /** Pause after each successful download in a batch; undefined = not set in the file. */
   readonly sleepBetweenMs: number | undefined;
@@ -54,7 +58,7 @@ export interface LoadConfigOptions {
 /** A config is a few hundred bytes; anything this big is the wrong file, and reading it whole would be wasteful. */
 const MAX_CONFIG_BYTES = 1 << 20;
 
-const TOP_KEYS = ['api_key', 'download_paths', 'rate_limit_settings', 'history_file', 'civitai', 'ca_file', 'origins', 'jobs', 'checkpoint_jobs', 'limit_rate'];
+const TOP_KEYS = ['api_key', 'download_paths', 'rate_limit_settings', 'history_file', 'civitai', 'ca_file', 'origins', 'jobs', 'checkpoint_jobs', 'limit_rate', 'connections', 'min_split_size'];
 const ORIGIN_KEYS = ['requests_per_minute', 'burst', 'max_connections', 'bytes_per_second'];
 const CIVITAI_KEYS = ['base_url'];
 export const DEFAULT_CIVITAI_BASE_URL = 'https://civitai.com';
@@ -110,7 +114,16 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig>
     raw.history_file === undefined ? 'download_history.csv' : expandHome(at.path(raw.history_file, 'history_file'), opts.env),
   );
 
-  const policy: { retryDelaysMs?: readonly number[]; speedFloorBytesPerSec?: number; speedWindowMs?: number } = {};
+  const policy: { retryDelaysMs?: readonly number[]; speedFloorBytesPerSec?: number; speedWindowMs?: number; connections?: number; minSplitSizeBytes?: number } = {};
+  if (raw.connections !== undefined) {
+    policy.connections = at.count(raw.connections, 'connections', 1);
+    if (policy.connections > MAX_CONNECTIONS) at.fail('connections', `must be at most ${MAX_CONNECTIONS} (as aria2 allows per server), got ${policy.connections}`);
+  }
+  if (raw.min_split_size !== undefined) {
+    // A size in bytes or with a unit ("20MiB"); rate() reads both forms.
+    policy.minSplitSizeBytes = at.rate(raw.min_split_size, 'min_split_size');
+    if (policy.minSplitSizeBytes < MIN_SPLIT_SIZE_BYTES) at.fail('min_split_size', `must be at least 64KiB, got ${describe(raw.min_split_size)}`);
+  }
   let sleepBetweenMs: number | undefined;
   if (raw.rate_limit_settings !== undefined) {
     const rate = at.object(raw.rate_limit_settings, 'rate_limit_settings');

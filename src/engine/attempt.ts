@@ -2,7 +2,9 @@ import type { HttpClient } from '../http/client.js';
 import { pathExists } from '../util/fs.js';
 import { createHash, type Hash } from 'node:crypto';
 import { join } from 'node:path';
-import { DlrError } from '../errors.js';
+import { DlrError, toDlrError } from '../errors.js';
+import { constants as fsc } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { filenameFromContentDisposition } from '../http/content-disposition.js';
 import { readBodyText } from '../http/read-body.js';
 import { type HttpResponse } from '../http/request.js';
@@ -14,6 +16,9 @@ import { nameFromUrl, safeFileName } from './safe-name.js';
 import { contentEncodingOf, transferBody } from './transfer.js';
 import { hashMismatch, hashPrefix, sameSha256 } from './hashing.js';
 import type { DownloadEvent, DownloadRequest, ExpectedFile, WriteGuard } from './types.js';
+import type { RetryBudget } from '../policy/with-retries.js';
+import { prefixEnd } from './ranges.js';
+import { trySegmented } from './segmented.js';
 
 /** Mutable facts about one file that persist across its attempts. */
 export interface FileState {
@@ -29,6 +34,8 @@ export interface FileState {
   partHighWater: number;
   readonly expect: ExpectedFile | undefined;
   readonly inspect: DownloadRequest['inspect'];
+  /** Set once the server showed it cannot serve this file in segments: later attempts use one connection. */
+  singleStream?: boolean;
 }
 
 export interface AttemptContext {
@@ -37,6 +44,8 @@ export interface AttemptContext {
   readonly signal: AbortSignal | undefined;
   readonly emit: (event: DownloadEvent) => void;
   readonly attempt: number;
+  /** The file's retry budget: a segment that fails waits and retries on its own while the others go on. */
+  readonly budget?: RetryBudget;
   /** Fleet mode: the lease on the file, checked before each write batch and before the rename. */
   readonly guard?: WriteGuard | undefined;
 }
@@ -54,7 +63,9 @@ const ERROR_BODY_LIMIT = 16 * 1024;
 export async function runAttempt(file: FileState, ctx: AttemptContext): Promise<AttemptOutcome> {
   if (file.finalPath === undefined) file.finalPath = await findPartFor(file.dir, file.sidecarUrl);
   const part = file.finalPath === undefined ? undefined : new PartFile(file.finalPath);
-  const state = part ? await usablePartState(part, file) : { offset: 0, sidecar: undefined };
+  // Segments write outside the fleet's per-batch lease check, so a fleet member fetches over one connection.
+  const segmented = ctx.client.policy.connections > 1 && file.singleStream !== true && ctx.guard === undefined;
+  const state = part ? await usablePartState(part, file, segmented) : { offset: 0, sidecar: undefined };
   // A newer lease holder recorded itself in the sidecar: this process was overtaken.
   if (part && ctx.guard && (state.sidecar?.fence ?? 0) > ctx.guard.fence) throw leaseLapsed(part.finalPath);
 
@@ -64,7 +75,8 @@ export async function runAttempt(file: FileState, ctx: AttemptContext): Promise<
     'accept-encoding': 'identity',
     ...file.headers,
   };
-  if (state.offset > 0) {
+  if (state.offset > 0 || segmented) {
+    // Segmented: even a fresh file is asked for as `bytes=0-`, so the answer tells whether ranges are served.
     headers.range = `bytes=${state.offset}-`;
     const validator = state.sidecar ? ifRangeValue(state.sidecar) : undefined;
     if (validator !== undefined) headers['if-range'] = validator;
@@ -75,7 +87,7 @@ export async function runAttempt(file: FileState, ctx: AttemptContext): Promise<
   ctx.emit({ type: 'request', attempt: ctx.attempt, url: file.url.href, offset: state.offset });
   const res = await ctx.client.send({ url: file.url, headers, signal: ctx.signal });
   try {
-    return await handleResponse(res, part, { ...state, prefixHash }, file, ctx);
+    return await handleResponse(res, part, { ...state, prefixHash }, file, ctx, segmented);
   } finally {
     // An answer we did not stream (skip, refetch, 416, error) is drained a
     // little so the keep-alive connection survives, then dropped.
@@ -86,11 +98,13 @@ export async function runAttempt(file: FileState, ctx: AttemptContext): Promise<
 async function handleResponse(
   res: HttpResponse,
   knownPart: PartFile | undefined,
-  state: PartState & { readonly prefixHash: Hash | undefined },
+  stateIn: PartState & { readonly prefixHash: Hash | undefined },
   file: FileState,
   ctx: AttemptContext,
+  segmented = false,
 ): Promise<AttemptOutcome> {
-  const rangeSent = state.offset > 0;
+  let state = stateIn;
+  const rangeSent = state.offset > 0 || segmented;
   const seen = { status: res.status, headers: res.headers, url: res.url, requestedUrl: file.url };
   if ((res.status < 200 || res.status >= 300) && !(res.status === 416 && rangeSent)) {
     const body = await readErrorBody(res);
@@ -119,6 +133,15 @@ async function handleResponse(
     if (found.offset > 0) return { kind: 'again', reason: 'resuming the existing part' };
   }
   const finalPath = part.finalPath;
+
+  if (segmented && res.status === 206) {
+    const taken = await trySegmented({ res, part, state, prefixHash: state.prefixHash, file, ctx });
+    if (taken !== undefined) return taken;
+  }
+  if (state.sidecar?.done !== undefined) {
+    // A part written in segments goes on as one stream from the end of its first run of bytes.
+    state = { ...state, sidecar: await toPrefixPart(part, state.sidecar) };
+  }
 
   const decision = classifyResponse(state, res.status, res.headers);
   if (decision.action !== 'refetch') checkExpectedSize(file.expect, decision.total);
@@ -216,20 +239,26 @@ function maxBodyBytes(expect: ExpectedFile | undefined, policyMax: number): numb
 }
 
 /** An answer whose length is far from what the source published is not the file (an error page, another version). */
-function checkExpectedSize(expect: ExpectedFile | undefined, size: number | undefined): void {
+export function checkExpectedSize(expect: ExpectedFile | undefined, size: number | undefined): void {
   if (expect?.size === undefined || size === undefined) return;
   if (Math.abs(size - expect.size) <= (expect.sizeTolerance ?? 0)) return;
   throw new DlrError('invalid-response', `the server offers ${size} bytes, but the source says the file has ${expect.size}`);
 }
 
-async function verifyOrDiscard(part: PartFile, actual: string, expected: string): Promise<void> {
+export async function verifyOrDiscard(part: PartFile, actual: string, expected: string): Promise<void> {
   if (sameSha256(actual, expected)) return;
   await part.discard();
   throw hashMismatch(part.finalPath, actual, expected);
 }
 
-/** The part's state if it may be resumed for this URL; otherwise it is discarded and the state is empty. */
-async function usablePartState(part: PartFile, file: FileState): Promise<PartState> {
+/**
+ * The part's state if it may be resumed for this URL; otherwise it is
+ * discarded and the state is empty. A part written in segments (sidecar
+ * version 2) keeps its ranges when this attempt may use segments too; its
+ * offset is then the end of its first run of bytes, where the first request
+ * asks from. Otherwise it is cut back to that run (see toPrefixPart).
+ */
+async function usablePartState(part: PartFile, file: FileState, keepRanges = false): Promise<PartState> {
   const found = await part.inspect();
   if (found.offset === 0) return { offset: 0, sidecar: undefined };
   const sidecar = found.sidecar;
@@ -238,7 +267,36 @@ async function usablePartState(part: PartFile, file: FileState): Promise<PartSta
     await part.discard();
     return { offset: 0, sidecar: undefined };
   }
-  return { offset: found.offset, sidecar };
+  if (sidecar.done === undefined) return { offset: found.offset, sidecar };
+  const offset = prefixEnd(sidecar.done);
+  return { offset, sidecar: keepRanges ? sidecar : await toPrefixPart(part, sidecar) };
+}
+
+/**
+ * Turns a segmented part into a single-stream one: its first run of bytes
+ * from 0, the rest dropped. Each step leaves a part its sidecar describes
+ * truthfully: first the sidecar stops claiming the later ranges, then the
+ * part is cut, then the sidecar becomes version 1 (whose claim is the
+ * part's length).
+ */
+async function toPrefixPart(part: PartFile, sidecar: Sidecar): Promise<Sidecar> {
+  const end = prefixEnd(sidecar.done ?? []);
+  await part.writeSidecar({ ...sidecar, done: end > 0 ? [[0, end]] : [] });
+  try {
+    // O_NOFOLLOW: a link planted at the part path is never cut through.
+    const handle = await open(part.partPath, fsc.O_WRONLY | fsc.O_NOFOLLOW);
+    try {
+      await handle.truncate(end);
+    } finally {
+      await handle.close().catch(() => undefined);
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw toDlrError(error, { path: part.partPath });
+  }
+  const { done: _dropped, ...rest } = sidecar;
+  const prefix: Sidecar = { ...rest, version: SIDECAR_VERSION };
+  await part.writeSidecar(prefix);
+  return prefix;
 }
 
 function sidecarFor(
@@ -269,7 +327,7 @@ async function checkGuard(part: PartFile, guard: WriteGuard | undefined): Promis
 }
 
 /** The start of an error body, for its message; the rest is left to the connection cleanup. */
-async function readErrorBody(res: HttpResponse): Promise<string> {
+export async function readErrorBody(res: HttpResponse): Promise<string> {
   try {
     return (await readBodyText(res.body, ERROR_BODY_LIMIT)).text;
   } catch {

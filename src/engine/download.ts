@@ -61,6 +61,7 @@ export async function download(request: DownloadRequest, context: DownloadContex
           emit,
           attempt: attempts,
           guard: context.guard,
+          budget,
         });
         if (outcome.kind === 'done') return result({ status: 'done', size: outcome.size, verified: outcome.verified } as const);
         if (outcome.kind === 'skipped') return result({ status: 'skipped', reason: 'exists' } as const);

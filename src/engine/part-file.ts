@@ -3,21 +3,29 @@ import { lstat, mkdir, open, readdir, readFile, rename, rm, unlink, writeFile, t
 import { dirname, join } from 'node:path';
 import { DlrError, toDlrError } from '../errors.js';
 import { tempPathBeside } from '../util/fs.js';
+import { coveredBytes, parseRanges, type ByteRange } from './ranges.js';
 
 export const SIDECAR_VERSION = 1;
+/** A segmented part: written at several offsets at once, so its size says nothing; `done` does. */
+export const SEGMENTED_SIDECAR_VERSION = 2;
 
 /**
  * What is remembered beside `<final>.part` so a later run can resume it
- * safely. Versioned: segmented downloads will add their ranges here.
+ * safely. Version 1: the part is a contiguous prefix of the file, as long as
+ * the part. Version 2 (segmented downloads): `done` lists the byte ranges
+ * that are durable in the part (fdatasync'd before the sidecar said so);
+ * anything else in the part is unknown and fetched again.
  */
 export interface Sidecar {
-  readonly version: typeof SIDECAR_VERSION;
+  readonly version: typeof SIDECAR_VERSION | typeof SEGMENTED_SIDECAR_VERSION;
   /** The URL the part was requested from (before redirects, never with secrets shown elsewhere). */
   readonly url: string;
   readonly etag?: string;
   readonly lastModified?: string;
-  /** The full size of the file, when the server told us. */
+  /** The full size of the file, when the server told us (always, in version 2). */
   readonly total?: number;
+  /** Version 2 only: durable byte ranges `[start, end)`, sorted and disjoint. */
+  readonly done?: readonly ByteRange[];
   /**
    * Fleet mode: the fencing token of the lease under which the part was last
    * written (src/fleet/leases.ts). A holder that finds a higher one here has
@@ -89,7 +97,10 @@ export class PartFile {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw toDlrError(error, { path: this.partPath });
     }
-    return { offset, sidecar: await this.readSidecar() };
+    const sidecar = await this.readSidecar();
+    // A segmented part may be sparse: only its durable ranges count as had.
+    if (sidecar?.done !== undefined) offset = Math.min(offset, coveredBytes(sidecar.done));
+    return { offset, sidecar };
   }
 
   /** The sidecar, if it is a readable, current-version one. */
@@ -103,15 +114,24 @@ export class PartFile {
       return undefined;
     }
     try {
-      const data = JSON.parse(text) as Partial<Sidecar>;
-      if (data.version !== SIDECAR_VERSION || typeof data.url !== 'string') return undefined;
+      const data = JSON.parse(text) as Partial<Record<keyof Sidecar, unknown>>;
+      const version = data.version;
+      if ((version !== SIDECAR_VERSION && version !== SEGMENTED_SIDECAR_VERSION) || typeof data.url !== 'string') return undefined;
       if (data.total !== undefined && !Number.isSafeInteger(data.total)) return undefined;
+      const total = data.total as number | undefined;
+      let done: ByteRange[] | undefined;
+      if (version === SEGMENTED_SIDECAR_VERSION) {
+        // Ranges mean nothing without the size they lie in.
+        done = total === undefined ? undefined : parseRanges(data.done, total);
+        if (done === undefined) return undefined;
+      }
       return {
-        version: SIDECAR_VERSION,
+        version,
         url: data.url,
         ...(typeof data.etag === 'string' ? { etag: data.etag } : {}),
         ...(typeof data.lastModified === 'string' ? { lastModified: data.lastModified } : {}),
-        ...(data.total !== undefined ? { total: data.total } : {}),
+        ...(total !== undefined ? { total } : {}),
+        ...(done !== undefined ? { done } : {}),
         ...(typeof data.fence === 'number' && Number.isSafeInteger(data.fence) && data.fence > 0 ? { fence: data.fence } : {}),
       };
     } catch {
@@ -143,11 +163,14 @@ export class PartFile {
    * at the part path since `inspect`, the open fails instead of writing
    * through it.
    */
-  async open(mode: 'append' | 'create'): Promise<FileHandle> {
+  async open(mode: 'append' | 'create' | 'positional'): Promise<FileHandle> {
+    // `positional`: segments write at their own offsets into a part that may already hold some ranges.
     const flags =
       mode === 'append'
         ? fsc.O_WRONLY | fsc.O_APPEND | fsc.O_NOFOLLOW
-        : fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
+        : mode === 'positional'
+          ? fsc.O_WRONLY | fsc.O_CREAT | fsc.O_NOFOLLOW
+          : fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
     try {
       await mkdir(dirname(this.partPath), { recursive: true });
       return await open(this.partPath, flags, 0o644);

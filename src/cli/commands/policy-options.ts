@@ -12,5 +12,7 @@ export function addPolicyOptions(cmd: Command): Command {
     .option('--max-redirects <n>', 'redirects to follow (default 10)')
     .option('--limit-rate <rate>', 'cap the whole run\'s download rate, e.g. 500K or 20MiB, as curl\'s --limit-rate (config limit_rate)')
     .option('--cacert <file>', 'also trust the CA certificates in this PEM file (a private CA; NODE_EXTRA_CA_CERTS works too)')
+    .option('-x, --connections <n>', 'fetch one large file over up to N connections at once, 1 to 16, when the server serves ranges (config connections; default 1)')
+    .option('--min-split-size <size>', 'never split a range below this size, e.g. 20MiB (config min_split_size; default 20MiB)')
     .option('--max-size <size>', 'refuse a body that grows past this size, e.g. 20GiB (default: no limit; a size the site publishes always caps it)');
 }
