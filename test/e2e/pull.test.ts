@@ -155,7 +155,7 @@ describe('dlr pull (Hub)', () => {
     const lockBefore = await readFile(lockPath(), 'utf8');
     await rm(join(modelDir(), 'onnx/model.onnx'));
     const wrong = Buffer.from(model);
-    wrong[100] ^= 0xff;
+    wrong[100] = wrong[100]! ^ 0xff;
     // The CDN object behind the locked hash now holds other bytes; so does a small file.
     hfCdn.setFile(`/xet-bridge-us/${sha256(model)}`, { body: wrong });
     await writeFile(join(modelDir(), 'config.json'), '{"tampered": true}\n');
