@@ -175,6 +175,17 @@ describe('dlr pull (Hub)', () => {
     expect(files.filter((f) => f.includes('.dlr-pull-'))).toEqual([]);
   });
 
+  it("waits out a 429 on the listing for the time the Hub's RateLimit header gives, then pulls", async () => {
+    hub.script('/api/models/org/embedder/revision/main', { kind: 'status', status: 429, headers: { ratelimit: '"api";r=0;t=1', 'ratelimit-policy': '"fixed window";"api";q=500;w=300' } });
+    const run = await dlr(['hf:org/embedder', '--dir', 'models/embedder', '--include', 'config.json']);
+    expect(run.code).toBe(0);
+    const listings = hub.requestsTo('/api/models/org/embedder/revision/main');
+    expect(listings).toHaveLength(2);
+    // The wait came from `t=1`, not from --retry-delays (0.01 s here).
+    expect(listings[1]!.at - listings[0]!.at).toBeGreaterThanOrEqual(900);
+    expect(await filesUnder(modelDir())).toEqual(['config.json']);
+  });
+
   it('a revision that does not exist: exit 1, one line, no lock', async () => {
     installHubNotFound(hub, '/api/models/org/embedder/revision/v9', 'RevisionNotFound');
     const run = await dlr(['hf:org/embedder@v9', '--dir', 'models/embedder']);
