@@ -117,6 +117,52 @@ export async function resolveCivitai(url: URL, ctx: SourceContext): Promise<Reso
   };
 }
 
+/**
+ * A model page URL that names no version (`/models/{id}` without
+ * `?modelVersionId=`): its model id. Such a row follows the model, so the
+ * file on disk may rightly be any of its versions, not only today's newest.
+ * Undefined for every other URL (a download URL names its version).
+ */
+export function unpinnedCivitaiModel(url: URL, baseUrl: string): string | undefined {
+  if (!isCivitaiUrl(url, baseUrl)) return undefined;
+  let ref: CivitaiRef;
+  try {
+    ref = parseCivitaiUrl(url);
+  } catch {
+    return undefined;
+  }
+  return ref.modelId !== undefined && ref.versionId === undefined ? ref.modelId : undefined;
+}
+
+/**
+ * Which published version of which model has a file with this SHA-256
+ * (WIRE.md 1.5: `GET /api/v1/model-versions/by-hash/{hash}`, the same answer
+ * as `/model-versions/{id}`; 404 when no published file has it). `url` is
+ * the history row's, for its `?token=`. Undefined when Civitai knows no such file.
+ */
+export async function civitaiVersionByHash(
+  url: URL,
+  sha256: string,
+  ctx: SourceContext,
+): Promise<{ readonly modelId: string; readonly versionId: string } | undefined> {
+  if (!/^[0-9a-f]{64}$/i.test(sha256)) throw new DlrError('internal', 'by-hash needs a hex SHA-256');
+  const token = url.searchParams.get('token') ?? undefined;
+  const key = token ?? ctx.settings.civitaiApiKey;
+  const headers: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {};
+  const base = ctx.settings.civitaiBaseUrl.replace(/\/+$/, '');
+  let version: { modelId?: unknown; id?: unknown; files?: readonly CivitaiFile[] };
+  try {
+    version = (await getApi(new URL(`${base}/api/v1/model-versions/by-hash/${sha256.toUpperCase()}`), headers, ctx)) as typeof version;
+  } catch (error) {
+    if (error instanceof DlrError && error.code === 'not-found') return undefined;
+    throw error;
+  }
+  // The answer names the version; its files must really hold this hash (a cache or a proxy could answer otherwise).
+  const holds = (version.files ?? []).some((f) => typeof f.hashes?.SHA256 === 'string' && f.hashes.SHA256.toLowerCase() === sha256.toLowerCase());
+  if (!holds || (typeof version.modelId !== 'number' && typeof version.modelId !== 'string')) return undefined;
+  return { modelId: String(version.modelId), versionId: String(version.id) };
+}
+
 async function getApi(url: URL, headers: Record<string, string>, ctx: SourceContext): Promise<unknown> {
   return withRetries(
     async () => {

@@ -1,16 +1,17 @@
-import { EXIT_FAILED, EXIT_OK } from '../../errors.js';
+import { EXIT_FAILED, EXIT_OK, UsageError } from '../../errors.js';
 import { redactUrl } from '../../http/credentials.js';
 import { hashCachePathFor, readHashCache, updateHashCache } from '../../history/hash-cache.js';
 import { planDownloads } from '../../history/plan.js';
 import { readHistory } from '../../history/read-history.js';
-import { resolveSource } from '../../sources/resolve-source.js';
 import type { ResolvedFile } from '../../sources/types.js';
+import { sourceHashLookup } from '../../verify/source-lookup.js';
 import { verifyFiles, type VerifyState } from '../../verify/verify-files.js';
 import type { CliIo } from '../io.js';
 import { loadRunContext } from '../run-context.js';
 import type { VerifyFlags } from './verify.js';
 
 export async function runVerify(flags: VerifyFlags, io: CliIo): Promise<number> {
+  if (flags.repair) return repair(flags, io);
   const ctx = await loadRunContext(flags, io);
   const history = await readHistory(ctx.historyPath, { signal: io.signal });
   const entries = await planDownloads(history.rows, ctx.dirFor, { signal: io.signal });
@@ -19,13 +20,7 @@ export async function runVerify(flags: VerifyFlags, io: CliIo): Promise<number> 
   const client = flags.offline ? undefined : ctx.openClient();
   const learned: Array<{ url: string; file: ResolvedFile }> = [];
   try {
-    const lookup = client
-      ? async (entry: { url: string }) => {
-          const file = await resolveSource(entry.url, { settings: ctx.sources, client, signal: io.signal });
-          learned.push({ url: entry.url, file });
-          return file.expect?.sha256;
-        }
-      : undefined;
+    const lookup = client ? sourceHashLookup(ctx.sources, client, io.signal, learned) : undefined;
     const results = await verifyFiles(entries, cache, lookup, (r) => {
       if (!flags.json) io.stdout.write(`${r.state}\t${r.entry.path ?? r.entry.dir}\t${r.detail}\n`);
     });
@@ -42,4 +37,22 @@ export async function runVerify(flags: VerifyFlags, io: CliIo): Promise<number> 
   } finally {
     await client?.close();
   }
+}
+
+/**
+ * `verify --repair`: a redownload of the whole history narrowed to the files
+ * verify finds missing or corrupt (one run: the folder lock, the scheduler,
+ * the reports), with verify's own lines on stdout as the files are judged.
+ */
+async function repair(flags: VerifyFlags, io: CliIo): Promise<number> {
+  if (flags.offline) throw new UsageError('--repair fetches files; it cannot be --offline');
+  if (flags.json) throw new UsageError('--repair prints the run as redownload does; use redownload all --repair --json for JSON');
+  const counts: Record<VerifyState, number> = { ok: 0, corrupt: 0, missing: 0, unverifiable: 0 };
+  const { runRedownload } = await import('./redownload-run.js');
+  const code = await runRedownload('all', { ...flags, repair: true, yes: true }, io, (r) => {
+    counts[r.state]++;
+    io.stdout.write(`${r.state}\t${r.entry.path ?? r.entry.dir}\t${r.detail}\n`);
+  });
+  io.stderr.write(`verify: ok ${counts.ok}, corrupt ${counts.corrupt}, missing ${counts.missing}, unverifiable ${counts.unverifiable}; ${counts.corrupt + counts.missing} to repair\n`);
+  return code;
 }

@@ -10,6 +10,8 @@ import { addHistoryOptions } from './history-options.js';
 export interface VerifyFlags extends ContextFlags {
   readonly offline?: boolean;
   readonly json?: boolean;
+  readonly repair?: boolean;
+  readonly quiet?: boolean;
 }
 
 export function registerVerify(program: Command, io: CliIo, setExit: (code: number) => void): void {
@@ -17,7 +19,9 @@ export function registerVerify(program: Command, io: CliIo, setExit: (code: numb
     .command('verify')
     .description("re-hash the history's files on disk against the sources' SHA-256; exit 1 if any is missing or corrupt")
     .option('--offline', 'use only the hashes remembered from earlier runs; ask no site', false)
-    .option('--json', 'print the results as JSON on stdout', false);
+    .option('--json', 'print the results as JSON on stdout', false)
+    .option('--repair', 'then fetch the missing and corrupt files again (as redownload --repair); each old file stays until its replacement is verified', false)
+    .option('-q, --quiet', 'with --repair: print only trouble and the summary', false);
   addHistoryOptions(cmd);
   cmd.action(async (flags: VerifyFlags) => {
     const { runVerify } = await import('./verify-run.js');
