@@ -3,11 +3,12 @@ import { dirname, join, resolve } from 'node:path';
 import { freeSpaceWarning } from '../batch/disk-space.js';
 import { writeFailuresCsv } from '../batch/failures-csv.js';
 import { runBatch } from '../batch/run-batch.js';
-import { acquireRunLock, isProcessAlive, releaseOnExit } from '../batch/run-lock.js';
+import { acquireRunLock, isProcessAlive, releaseOnExit, type RunLock } from '../batch/run-lock.js';
 import { foldersToLock } from '../batch/site-type.js';
 import { summarize, type Summary } from '../batch/summary.js';
 import type { BatchEvent, BatchOutcome } from '../batch/types.js';
-import { toDlrError, UsageError } from '../errors.js';
+import { toDlrError, UsageError, type DlrError } from '../errors.js';
+import { joinFleet } from '../fleet/fleet.js';
 import { redactUrl } from '../http/credentials.js';
 import { hashCachePathFor, updateHashCache } from '../history/hash-cache.js';
 import { planDownloads, splitPathCollisions, urlKey, type PlanEntry } from '../history/plan.js';
@@ -43,7 +44,13 @@ export type RedownloadOutcome =
   | { readonly kind: 'planned'; readonly entries: readonly PlanEntry[] }
   | { readonly kind: 'cancelled' }
   | { readonly kind: 'nothing' }
-  | { readonly kind: 'ran'; readonly outcome: BatchOutcome; readonly summary: Summary };
+  | {
+      readonly kind: 'ran';
+      readonly outcome: BatchOutcome;
+      readonly summary: Summary;
+      /** Fleet mode: the coordinator was lost mid-run (the run stopped taking files; exit 75). */
+      readonly coordinatorLost?: DlrError;
+    };
 
 /**
  * `dlr redownload`: read the history, plan it (dedupe, priority), lock the
@@ -72,18 +79,27 @@ export async function redownload(settings: RunSettings, request: RedownloadReque
   }
   if (request.confirm && !(await request.confirm(entries))) return { kind: 'cancelled' };
 
-  const lock = await acquireRunLock(
-    foldersToLock(entries, settings.downloadDirs, (e) => isCivitaiEntry(e.url, settings.sources.civitaiBaseUrl)),
-  );
+  // Fleet mode: joined before anything is locked or fetched (unreachable: exit 75, nothing fetched).
+  const fleet = settings.fleet ? await joinFleet(settings.fleet) : undefined;
+  // The folder lock keeps two runs on one machine apart. Fleet members on a
+  // shared folder cooperate through their leases instead, so they take no
+  // lock and sweep no orphans (on a shared folder another host's temp files
+  // have pids this machine cannot judge).
+  const lock: RunLock = fleet
+    ? { paths: [], unlockable: [], release: async () => undefined }
+    : await acquireRunLock(foldersToLock(entries, settings.downloadDirs, (e) => isCivitaiEntry(e.url, settings.sources.civitaiBaseUrl)));
   releaseOnExit(lock);
+  if (!fleet) await removeOrphans(dirname(settings.historyPath), isProcessAlive);
   for (const { reason } of lock.unlockable) say('warn', `${reason}; files bound there will fail`);
-  await removeOrphans(dirname(settings.historyPath), isProcessAlive);
   const statePath = stateFileFor(settings.historyPath);
-  const client = settings.openClient({ learned: await readLearnedRates(statePath), onOriginEvent: onEvent });
+  const client = settings.openClient({ learned: await readLearnedRates(statePath), onOriginEvent: onEvent, ...(fleet ? { fleet } : {}) });
+  // Losing the coordinator stops the run as a signal would: nothing new starts, transfers stop with their parts kept.
+  const signal = fleet ? AbortSignal.any([request.signal, fleet.coordinator.lost]) : request.signal;
   try {
+    if (fleet) say('info', `fleet member ${fleet.coordinator.member} coordinated by ${fleet.coordinator.address.shown}`);
     // Files already there, from one listing per folder (none with --force):
     // skipped up front, and left out of the free-space sum.
-    const present = request.force ? [] : await listedPaths(entries.map((e) => e.path), request.signal);
+    const present = request.force ? [] : await listedPaths(entries.map((e) => e.path), signal);
     const space = await freeSpaceWarning(request.force ? entries : entries.filter((_, i) => !present[i]), request.force);
     if (space) say('warn', space);
     const jobs = settings.jobs > 1 ? `, ${settings.jobs} at a time` : '';
@@ -98,9 +114,10 @@ export async function redownload(settings: RunSettings, request: RedownloadReque
       checkpointJobs: settings.checkpointJobs,
       pauseBetweenMs: settings.pauseBetweenMs,
       force: request.force,
-      signal: request.signal,
+      signal,
       onEvent,
       present,
+      ...(fleet ? { leases: fleet.leases } : {}),
     });
     const origins = client.limiter.stats();
     const summary = summarize(outcome, origins);
@@ -115,9 +132,11 @@ export async function redownload(settings: RunSettings, request: RedownloadReque
     } catch (error) {
       say('warn', `cannot write ${statePath}: ${toDlrError(error).message}`);
     }
-    return { kind: 'ran', outcome, summary };
+    const lost = fleet?.coordinator.lostError();
+    return { kind: 'ran', outcome, summary, ...(lost ? { coordinatorLost: lost } : {}) };
   } finally {
     await client.close();
+    await fleet?.close();
     await lock.release();
   }
 }

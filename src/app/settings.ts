@@ -1,3 +1,4 @@
+import type { Fleet, FleetSettings } from '../fleet/fleet.js';
 import type { HttpClient } from '../http/client.js';
 import type { OriginEvent } from '../limiter/memory-limiter.js';
 import type { ResolvedPolicy } from '../options.js';
@@ -21,6 +22,12 @@ export interface RunSettings {
   /** Checkpoints transferring at once. */
   readonly checkpointJobs: number;
   dirFor(type: string): string;
-  /** The run's one network client; the caller closes it. */
-  openClient(options?: { readonly learned?: Readonly<Record<string, number>>; readonly onOriginEvent?: (event: OriginEvent) => void }): HttpClient;
+  /** Fleet mode (`--coordinator`): undefined runs alone, as always. */
+  readonly fleet?: FleetSettings | undefined;
+  /** The run's one network client; the caller closes it. With a fleet, its limiter is the fleet's. */
+  openClient(options?: {
+    readonly learned?: Readonly<Record<string, number>>;
+    readonly onOriginEvent?: (event: OriginEvent) => void;
+    readonly fleet?: Fleet;
+  }): HttpClient;
 }

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, exitCodeFor, exitCodeForSignal } from '../errors.js';
 import { VERSION } from '../version.js';
 import { registerDownload } from './commands/download.js';
+import { registerFleet } from './commands/fleet.js';
 import { registerHistory } from './commands/history.js';
 import { registerPull } from './commands/pull.js';
 import { registerRedownload } from './commands/redownload.js';
@@ -13,7 +14,7 @@ Exit codes:
   0    everything done (or already present)
   1    at least one file failed (see the message or the failures CSV)
   2    usage, configuration or input error
-  75   another dlr run holds the lock; try later
+  75   another dlr run holds the lock, or the fleet's coordinator (Redis) cannot be reached; try later
   130  interrupted by SIGINT (Ctrl-C); parts are kept for resume
   143  stopped by SIGTERM; parts are kept for resume`;
 
@@ -79,6 +80,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   registerHistory(program, io, setExit);
   registerPull(program, io, setExit);
   registerVerify(program, io, setExit);
+  registerFleet(program, io, setExit);
   // Each subcommand names its own help: that is where its flags are listed.
   for (const cmd of program.commands) cmd.configureOutput({ outputError: usageLine(io, `dlr ${cmd.name()}`) });
   try {

@@ -2,10 +2,15 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createHttpClient } from '../http/client.js';
+import { budgetResolver } from '../limiter/budgets.js';
+import type { MemoryLimiterOptions, OriginEvent } from '../limiter/memory-limiter.js';
+import type { BudgetFor } from '../limiter/types.js';
+import { parseCoordinatorUrl } from '../fleet/coordinator-url.js';
+import type { FleetSettings } from '../fleet/fleet.js';
 import type { NetworkOptions } from '../http/dispatcher.js';
 import { downloadDirFor, loadConfig, type LoadedConfig } from '../config/load-config.js';
 import { UsageError } from '../errors.js';
-import { DEFAULT_PAUSE_BETWEEN_MS, resolvePolicy, type DownloadPolicy } from '../options.js';
+import { DEFAULT_PAUSE_BETWEEN_MS, resolvePolicy, type DownloadPolicy, type ResolvedPolicy } from '../options.js';
 import { parseByteSize, parseSeconds } from '../util/units.js';
 import type { RunSettings } from '../app/settings.js';
 import type { CliIo } from './io.js';
@@ -18,7 +23,12 @@ export interface ContextFlags extends PolicyFlags {
   readonly sleep?: string;
   readonly jobs?: string;
   readonly limitRate?: string;
+  /** `--coordinator redis://…`: join a fleet (redownload). */
+  readonly coordinator?: string;
 }
+
+/** `coordinator.lease_ttl_seconds`: how long a dead member's files stay leased. */
+export const DEFAULT_LEASE_TTL_MS = 30_000;
 
 /** Defaults of the scheduler: four files in flight, one of them a checkpoint. */
 export const DEFAULT_JOBS = 4;
@@ -66,14 +76,19 @@ export async function loadRunContext(flags: ContextFlags, io: CliIo): Promise<Ru
     jobs,
     checkpointJobs: config.checkpointJobs ?? DEFAULT_CHECKPOINT_JOBS,
     dirFor: (type) => downloadDirFor(config, type),
-    openClient: (options = {}) =>
-      createHttpClient({
+    fleet: fleetSettings(flags.coordinator, config, io.env),
+    openClient: ({ fleet, ...options } = {}) => {
+      const budgetFor = budgetResolver(config.origins);
+      return createHttpClient({
         policy,
         network: context.network,
         origins: config.origins,
         ...(limitRate !== undefined ? { limitRateBytesPerSec: limitRate } : {}),
         ...options,
-      }),
+        // A fleet's limiter gets what the in-process one would (limiterOptionsFor), and shares the request budget.
+        ...(fleet ? { limiter: fleet.limiter(limiterOptionsFor(policy, budgetFor, limitRate, options.onOriginEvent)) } : {}),
+      });
+    },
   };
   return context;
 }
@@ -100,6 +115,41 @@ async function readHfTokenFile(env: NodeJS.ProcessEnv): Promise<string | undefin
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The coordinator from `--coordinator`, else `DLR_COORDINATOR`, else the
+ * config's `coordinator.url`; none: no fleet. Checked now (exit 2 for a
+ * malformed URL), connected only when the run starts fetching.
+ */
+function fleetSettings(flag: string | undefined, config: LoadedConfig, env: NodeJS.ProcessEnv): FleetSettings | undefined {
+  const [text, from] =
+    flag !== undefined ? [flag, '--coordinator'] : nonEmpty(env.DLR_COORDINATOR) !== undefined ? [env.DLR_COORDINATOR!, 'DLR_COORDINATOR'] : [config.coordinatorUrl, 'coordinator.url'];
+  if (text === undefined) return undefined;
+  const offset = Number(env.DLR_TEST_CLOCK_OFFSET_MS ?? 0);
+  return {
+    address: parseCoordinatorUrl(text, from),
+    leaseTtlMs: config.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
+    // For tests only: this member's wall clock skewed, to show the fleet does not depend on it.
+    ...(Number.isFinite(offset) && offset !== 0 ? { wallClock: () => Date.now() + offset } : {}),
+  };
+}
+
+/** The options createHttpClient gives its in-process limiter, for a fleet's limiter to be built from the same. */
+function limiterOptionsFor(
+  policy: ResolvedPolicy,
+  budgetFor: BudgetFor,
+  limitRate: number | undefined,
+  onOriginEvent: ((event: OriginEvent) => void) | undefined,
+): Omit<MemoryLimiterOptions, 'learned'> {
+  return {
+    budgetFor,
+    ...(limitRate !== undefined ? { limitRateBytesPerSec: limitRate } : {}),
+    pauseWithoutHeaderMs: policy.retryDelaysMs[0] ?? 1_000,
+    maxPauseMs: policy.maxRetryAfterMs,
+    unreachableDelaysMs: policy.retryDelaysMs,
+    ...(onOriginEvent ? { onOriginEvent } : {}),
+  };
 }
 
 function wholeNumber(flag: string, text: string, min: number): number {

@@ -45,6 +45,10 @@ export interface LoadedConfig {
   readonly checkpointJobs: number | undefined;
   /** `limit_rate`: the whole run's download rate in bytes per second; undefined = not set. */
   readonly limitRateBytesPerSec: number | undefined;
+  /** `coordinator.url`: a fleet's Redis (checked by src/fleet/coordinator-url.ts); undefined = not set. */
+  readonly coordinatorUrl: string | undefined;
+  /** `coordinator.lease_ttl_seconds` in ms; undefined = not set. */
+  readonly leaseTtlMs: number | undefined;
 }
 
 /** Where to look for the file, and what to resolve relative names against. */
@@ -58,9 +62,10 @@ export interface LoadConfigOptions {
 /** A config is a few hundred bytes; anything this big is the wrong file, and reading it whole would be wasteful. */
 const MAX_CONFIG_BYTES = 1 << 20;
 
-const TOP_KEYS = ['api_key', 'download_paths', 'rate_limit_settings', 'history_file', 'civitai', 'ca_file', 'origins', 'jobs', 'checkpoint_jobs', 'limit_rate', 'connections', 'min_split_size'];
+const TOP_KEYS = ['api_key', 'download_paths', 'rate_limit_settings', 'history_file', 'civitai', 'ca_file', 'origins', 'jobs', 'checkpoint_jobs', 'limit_rate', 'coordinator', 'connections', 'min_split_size'];
 const ORIGIN_KEYS = ['requests_per_minute', 'burst', 'max_connections', 'bytes_per_second'];
 const CIVITAI_KEYS = ['base_url'];
+const COORDINATOR_KEYS = ['url', 'lease_ttl_seconds'];
 export const DEFAULT_CIVITAI_BASE_URL = 'https://civitai.com';
 const RATE_KEYS = ['sleep_between_downloads', 'retry_delays', 'speed_threshold_kbps', 'slow_duration_threshold_seconds'];
 /** Any lower-case type name is allowed, so a type added later (or one of the user's own) needs no code change. */
@@ -177,6 +182,18 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig>
   const jobs = raw.jobs === undefined ? undefined : at.count(raw.jobs, 'jobs', 1);
   const checkpointJobs = raw.checkpoint_jobs === undefined ? undefined : at.count(raw.checkpoint_jobs, 'checkpoint_jobs', 1);
   const limitRateBytesPerSec = raw.limit_rate === undefined ? undefined : at.rate(raw.limit_rate, 'limit_rate');
+  let coordinatorUrl: string | undefined;
+  let leaseTtlMs: number | undefined;
+  if (raw.coordinator !== undefined) {
+    const coordinator = at.object(raw.coordinator, 'coordinator');
+    const unknownKey = Object.keys(coordinator).find((k) => !COORDINATOR_KEYS.includes(k));
+    if (unknownKey !== undefined) at.unknownKey(unknownKey, 'coordinator', COORDINATOR_KEYS.join(', '));
+    // Never quoted in a message: it may hold the Redis password.
+    if (coordinator.url !== undefined && typeof coordinator.url !== 'string') at.fail('coordinator.url', 'must be a redis:// URL string');
+    coordinatorUrl = nonEmpty(coordinator.url as string | undefined);
+    // At least a second: a renewal every third of it must have time to reach Redis.
+    if (coordinator.lease_ttl_seconds !== undefined) leaseTtlMs = at.seconds(coordinator.lease_ttl_seconds, 'coordinator.lease_ttl_seconds', 1);
+  }
 
   const caFile = raw.ca_file === undefined ? undefined : resolve(baseDir, expandHome(at.path(raw.ca_file, 'ca_file'), opts.env));
 
@@ -195,6 +212,8 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig>
     jobs,
     checkpointJobs,
     limitRateBytesPerSec,
+    coordinatorUrl,
+    leaseTtlMs,
     policy: Object.freeze(policy),
     sleepBetweenMs,
     civitaiBaseUrl,

@@ -3,7 +3,7 @@ import { access } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { failuresPathFor, redownload, type RunEvent } from '../../app/redownload.js';
-import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../../errors.js';
+import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, UsageError } from '../../errors.js';
 import { redactUrl } from '../../http/credentials.js';
 import type { PlanEntry } from '../../history/plan.js';
 import type { CliIo } from '../io.js';
@@ -51,6 +51,11 @@ export async function runRedownload(target: string, flags: RedownloadFlags, io: 
         return EXIT_OK;
       case 'ran':
         for (const line of summaryLines(outcome.summary)) reporter.notice(line);
+        // Before "interrupted": losing the coordinator stopped the run, and cron should try again.
+        if (outcome.coordinatorLost) {
+          reporter.warn(outcome.coordinatorLost.message);
+          return EXIT_LOCKED;
+        }
         if (outcome.outcome.interrupted) return EXIT_INTERRUPTED;
         return outcome.summary.failed > 0 ? EXIT_FAILED : EXIT_OK;
     }

@@ -29,7 +29,8 @@ export function registerRedownload(program: Command, io: CliIo, setExit: (code: 
     .option('--failures <file>', 'failures CSV to write (default: failures.csv beside the history; removed when nothing failed)')
     .option('--summary-json <file>', 'also write the summary as JSON')
     .option('--dry-run', 'show the plan and exit without downloading', false)
-    .option('-q, --quiet', 'print only failures and the summary', false);
+    .option('-q, --quiet', 'print only failures and the summary', false)
+    .option('--coordinator <url>', 'join a fleet coordinated by Redis, redis://[user:pass@]host:port[/db] (or $DLR_COORDINATOR, coordinator.url): one shared budget per origin, each file fetched by one member');
   addHistoryOptions(cmd);
   addPolicyOptions(cmd);
   cmd.action(async (target: string, flags: RedownloadFlags) => {
