@@ -342,15 +342,18 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 
 // BENCH_CASE: `download` (this file's bench), `history` (bench/history-100k.mjs: a
 // 100,000-row history, all present), `many` (bench/many-files.mjs: 200 small
-// files, dlr -j 8 against wget -i and curl -Z), or unset for all, in that order.
+// files, dlr -j 8 against wget -i and curl -Z), `segmented` (bench/segmented.mjs:
+// 1 GiB at 20 MiB/s per connection, dlr -x 8 against aria2c -x8 -s8), or unset
+// for all, in that order.
 const benchCase = process.env.BENCH_CASE ?? 'all';
-const CASES = ['download', 'history', 'many'];
+const CASES = ['download', 'history', 'many', 'segmented'];
 try {
   if (benchCase !== 'all' && !CASES.includes(benchCase)) throw new Error(`BENCH_CASE must be one of ${CASES.join(', ')}, got ${JSON.stringify(benchCase)}`);
   const wanted = (name) => benchCase === 'all' || benchCase === name;
   if (wanted('download')) await main();
   if (wanted('history')) await (await import('./history-100k.mjs')).runHistoryBench();
   if (wanted('many')) await (await import('./many-files.mjs')).runManyFilesBench();
+  if (wanted('segmented')) await (await import('./segmented.mjs')).runSegmentedBench();
 } catch (error) {
   console.error(`bench failed: ${error.message}`);
   process.exitCode = 1;
