@@ -390,7 +390,8 @@ const scaled: ScaledCase[] = [
     args: () => ['history'],
     outcome: (size, run) => {
       expect(run.code, run.stderr.slice(0, 2000)).toBe(0);
-      const lines = run.stdout.trimEnd().split('\n');
+      const [header, ...lines] = run.stdout.trimEnd().split('\n');
+      expect(header).toBe('#\ttype\tstate\tsize\tpath\turl');
       expect(lines).toHaveLength(size);
       expect(lines.at(-1)).toMatch(new RegExp(`^${size}\tlora\tfetch\t.*m${size - 1}\.bin\t`));
     },

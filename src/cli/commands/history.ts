@@ -9,12 +9,14 @@ import { addHistoryOptions } from './history-options.js';
 
 export interface HistoryFlags extends ContextFlags {
   readonly json?: boolean;
+  readonly missing?: boolean;
 }
 
 export function registerHistory(program: Command, io: CliIo, setExit: (code: number) => void): void {
   const cmd = program
     .command('history')
-    .description('show the deduplicated, sorted plan: each entry, its destination and whether it is already present')
+    .description('show the deduplicated, sorted plan: each entry, whether it is already present, its size where known (the file; else a part or an earlier run) and its destination')
+    .option('--missing', 'only the entries whose file is not on disk', false)
     .option('--json', 'print JSON on stdout', false);
   addHistoryOptions(cmd);
   cmd.action(async (flags: HistoryFlags) => {
