@@ -5,10 +5,11 @@ import { writeFailuresCsv } from '../batch/failures-csv.js';
 import { runBatch } from '../batch/run-batch.js';
 import { acquireRunLock, isProcessAlive, releaseOnExit, type RunLock } from '../batch/run-lock.js';
 import { foldersToLock } from '../batch/site-type.js';
-import { summarize, type Summary } from '../batch/summary.js';
+import { fileDetails, summarize, type Summary } from '../batch/summary.js';
 import type { BatchEvent, BatchOutcome } from '../batch/types.js';
 import { toDlrError, UsageError, type DlrError } from '../errors.js';
 import { joinFleet } from '../fleet/fleet.js';
+import type { HttpClient } from '../http/client.js';
 import { redactUrl } from '../http/credentials.js';
 import { hashCachePathFor, updateHashCache } from '../history/hash-cache.js';
 import { planDownloads, splitPathCollisions, urlKey, type PlanEntry } from '../history/plan.js';
@@ -32,22 +33,45 @@ export interface RedownloadRequest {
   readonly confirm?: (entries: readonly PlanEntry[]) => Promise<boolean>;
   /** Plan only: the entries come back, nothing is locked or fetched. */
   readonly dryRun?: boolean;
+  /**
+   * Repair (`--repair`, with `force`): once the folders are locked, narrows
+   * the plan to the entries to fetch again, missing or corrupt (see
+   * src/verify/repair.ts), asking the sources through the run's client.
+   */
+  readonly narrow?: (entries: readonly PlanEntry[], client: HttpClient, signal: AbortSignal) => Promise<readonly PlanEntry[]>;
 }
 
 /** What the run tells whoever renders it, besides the batch's own events. */
 export type RunEvent =
   | BatchEvent
   | OriginEvent
+  | PlanEvent
   | { readonly type: 'info' | 'warn' | 'notice'; readonly text: string };
+
+/**
+ * The plan, once known and before anything is fetched: how many files, how
+ * many are already there (skipped without a request), how many rows could
+ * not be planned. A renderer tells a quiet night (everything present) from it.
+ */
+export interface PlanEvent {
+  readonly type: 'plan';
+  readonly files: number;
+  readonly present: number;
+  readonly invalid: number;
+  readonly jobs: number;
+  readonly history: string;
+}
 
 export type RedownloadOutcome =
   | { readonly kind: 'planned'; readonly entries: readonly PlanEntry[] }
   | { readonly kind: 'cancelled' }
-  | { readonly kind: 'nothing' }
+  | { readonly kind: 'nothing'; readonly summary: Summary }
   | {
       readonly kind: 'ran';
       readonly outcome: BatchOutcome;
       readonly summary: Summary;
+      /** The failures CSV written, or null when nothing failed (or none was asked for). */
+      readonly failuresCsv: string | null;
       /** Fleet mode: the coordinator was lost mid-run (the run stopped taking files; exit 75). */
       readonly coordinatorLost?: DlrError;
     };
@@ -74,8 +98,9 @@ export async function redownload(settings: RunSettings, request: RedownloadReque
   if (entries.length === 0 && invalid.length === 0) {
     say('info', `nothing to do: ${settings.historyPath} lists no downloads`);
     // Last night's failures and summary must not outlive a run that had none.
-    await writeReports(say, { items: [], interrupted: false, startedAt: new Date(), elapsedMs: 0 }, request);
-    return { kind: 'nothing' };
+    const empty: BatchOutcome = { items: [], interrupted: false, startedAt: new Date(), elapsedMs: 0 };
+    await writeReports(say, empty, request);
+    return { kind: 'nothing', summary: summarize(empty) };
   }
   if (request.confirm && !(await request.confirm(entries))) return { kind: 'cancelled' };
 
@@ -96,14 +121,21 @@ export async function redownload(settings: RunSettings, request: RedownloadReque
   // Losing the coordinator stops the run as a signal would: nothing new starts, transfers stop with their parts kept.
   const signal = fleet ? AbortSignal.any([request.signal, fleet.coordinator.lost]) : request.signal;
   try {
+    if (request.narrow) entries = await request.narrow(entries, client, signal);
     if (fleet) say('info', `fleet member ${fleet.coordinator.member} coordinated by ${fleet.coordinator.address.shown}`);
     // Files already there, from one listing per folder (none with --force):
     // skipped up front, and left out of the free-space sum.
     const present = request.force ? [] : await listedPaths(entries.map((e) => e.path), signal);
     const space = await freeSpaceWarning(request.force ? entries : entries.filter((_, i) => !present[i]), request.force);
     if (space) say('warn', space);
-    const jobs = settings.jobs > 1 ? `, ${settings.jobs} at a time` : '';
-    say('info', `${entries.length} file${entries.length === 1 ? '' : 's'} to check, checkpoints first${jobs}; history ${settings.historyPath}`);
+    onEvent({
+      type: 'plan',
+      files: entries.length,
+      present: request.force ? 0 : present.filter(Boolean).length,
+      invalid: invalid.length,
+      jobs: settings.jobs,
+      history: settings.historyPath,
+    });
     const outcome = await runBatch({
       entries,
       invalid,
@@ -121,7 +153,7 @@ export async function redownload(settings: RunSettings, request: RedownloadReque
     });
     const origins = client.limiter.stats();
     const summary = summarize(outcome, origins);
-    await writeReports(say, outcome, request, summary);
+    const failuresCsv = await writeReports(say, outcome, request, summary);
     try {
       await updateHashCache(hashCachePathFor(settings.historyPath), outcome.resolved ?? []);
     } catch (error) {
@@ -133,7 +165,7 @@ export async function redownload(settings: RunSettings, request: RedownloadReque
       say('warn', `cannot write ${statePath}: ${toDlrError(error).message}`);
     }
     const lost = fleet?.coordinator.lostError();
-    return { kind: 'ran', outcome, summary, ...(lost ? { coordinatorLost: lost } : {}) };
+    return { kind: 'ran', outcome, summary, failuresCsv, ...(lost ? { coordinatorLost: lost } : {}) };
   } finally {
     await client.close();
     await fleet?.close();
@@ -162,7 +194,7 @@ async function writeReports(
   outcome: BatchOutcome,
   request: Pick<RedownloadRequest, 'failuresPath' | 'summaryPath'>,
   summary: Summary = summarize(outcome),
-): Promise<void> {
+): Promise<string | null> {
   let failuresCsv: string | null = null;
   if (request.failuresPath !== undefined) {
     try {
@@ -174,11 +206,13 @@ async function writeReports(
   if (failuresCsv) say('notice', `failures: ${failuresCsv} (retry them with: dlr redownload all --history ${failuresCsv})`);
   if (request.summaryPath !== undefined) {
     try {
-      await writeFile(request.summaryPath, `${JSON.stringify({ ...summary, failuresCsv }, null, 2)}\n`);
+      // Per file (plan order) last, so the totals stay at the top of the file.
+      await writeFile(request.summaryPath, `${JSON.stringify({ ...summary, failuresCsv, files: fileDetails(outcome) }, null, 2)}\n`);
     } catch (error) {
       say('warn', `cannot write the summary JSON ${request.summaryPath}: ${toDlrError(error, { path: request.summaryPath }).message}`);
     }
   }
+  return failuresCsv;
 }
 
 /**

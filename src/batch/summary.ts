@@ -1,5 +1,6 @@
 import type { ErrorCode } from '../errors.js';
 import { normalizeModelType } from '../domain/model-type.js';
+import { redactUrl } from '../http/credentials.js';
 import type { OriginStats } from '../limiter/types.js';
 import type { BatchOutcome } from './types.js';
 
@@ -130,4 +131,35 @@ export function summarize(outcome: BatchOutcome, origins: readonly OriginStats[]
         learnedRequestsPerMinute: o.learnedRequestsPerMinute ?? null,
       })),
   };
+}
+
+/** One file of the run, for `--summary-json`'s `files` (plan order, invalid rows first). */
+export interface FileDetail {
+  /** Redacted: no userinfo, secret query parameters masked. */
+  readonly url: string;
+  readonly path: string | null;
+  /** The model type it was filed under (a row's written type when it never became a plan entry). */
+  readonly type: string;
+  readonly outcome: 'done' | 'skipped' | 'failed' | 'not-started';
+  /** The error code of a failed (or not started: `interrupted`) file; null otherwise. */
+  readonly code: string | null;
+  /** Body bytes fetched in this run. */
+  readonly bytes: number;
+  readonly retries: number;
+  /** HTTP requests for the body. */
+  readonly attempts: number;
+}
+
+export function fileDetails(outcome: BatchOutcome): FileDetail[] {
+  return outcome.items.map(({ subject, result, notStarted }) => ({
+    // redactUrl parses no plain URL: a 100k-row night pays a regex test per row.
+    url: redactUrl(subject.url),
+    path: result.path ?? subject.path ?? null,
+    type: subject.type ?? (normalizeModelType(subject.modelType) || 'unknown'),
+    outcome: notStarted === true ? 'not-started' : result.status,
+    code: result.status === 'failed' ? result.error.code : null,
+    bytes: result.bytesFetched,
+    retries: result.retries,
+    attempts: result.attempts,
+  }));
 }

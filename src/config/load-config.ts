@@ -45,6 +45,12 @@ export interface LoadedConfig {
   readonly checkpointJobs: number | undefined;
   /** `limit_rate`: the whole run's download rate in bytes per second; undefined = not set. */
   readonly limitRateBytesPerSec: number | undefined;
+  /** `metrics_file`: the Prometheus textfile each run rewrites, absolute; undefined = none. */
+  readonly metricsFile: string | undefined;
+  /** `notify_url`: the webhook POSTed at the end of a run; a secret (never in a message). */
+  readonly notifyUrl: string | undefined;
+  /** `notify_on`: `failure` (default) or `always`; undefined = not set in the file. */
+  readonly notifyOn: 'failure' | 'always' | undefined;
   /** `coordinator.url`: a fleet's Redis (checked by src/fleet/coordinator-url.ts); undefined = not set. */
   readonly coordinatorUrl: string | undefined;
   /** `coordinator.lease_ttl_seconds` in ms; undefined = not set. */
@@ -62,7 +68,7 @@ export interface LoadConfigOptions {
 /** A config is a few hundred bytes; anything this big is the wrong file, and reading it whole would be wasteful. */
 const MAX_CONFIG_BYTES = 1 << 20;
 
-const TOP_KEYS = ['api_key', 'download_paths', 'rate_limit_settings', 'history_file', 'civitai', 'ca_file', 'origins', 'jobs', 'checkpoint_jobs', 'limit_rate', 'coordinator', 'connections', 'min_split_size'];
+const TOP_KEYS = ['metrics_file', 'notify_url', 'notify_on', 'api_key', 'download_paths', 'rate_limit_settings', 'history_file', 'civitai', 'ca_file', 'origins', 'jobs', 'checkpoint_jobs', 'limit_rate', 'coordinator', 'connections', 'min_split_size'];
 const ORIGIN_KEYS = ['requests_per_minute', 'burst', 'max_connections', 'bytes_per_second'];
 const CIVITAI_KEYS = ['base_url'];
 const COORDINATOR_KEYS = ['url', 'lease_ttl_seconds'];
@@ -195,6 +201,13 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig>
     if (coordinator.lease_ttl_seconds !== undefined) leaseTtlMs = at.seconds(coordinator.lease_ttl_seconds, 'coordinator.lease_ttl_seconds', 1);
   }
 
+  const metricsFile = raw.metrics_file === undefined ? undefined : resolve(baseDir, expandHome(at.path(raw.metrics_file, 'metrics_file'), opts.env));
+  const notifyUrl = raw.notify_url === undefined ? undefined : at.secretHttpUrl(raw.notify_url, 'notify_url');
+  if (raw.notify_on !== undefined && raw.notify_on !== 'failure' && raw.notify_on !== 'always') {
+    at.fail('notify_on', `must be "failure" or "always", got ${describe(raw.notify_on)}`);
+  }
+  const notifyOn = raw.notify_on as 'failure' | 'always' | undefined;
+
   const caFile = raw.ca_file === undefined ? undefined : resolve(baseDir, expandHome(at.path(raw.ca_file, 'ca_file'), opts.env));
 
   const apiKey =
@@ -212,6 +225,9 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig>
     jobs,
     checkpointJobs,
     limitRateBytesPerSec,
+    metricsFile,
+    notifyUrl,
+    notifyOn,
     coordinatorUrl,
     leaseTtlMs,
     policy: Object.freeze(policy),
@@ -355,6 +371,18 @@ class KeyPath {
       this.fail(key, `must be an http(s) URL, got ${describe(value)}`);
     }
     return url.origin;
+  }
+
+  /** An http(s) URL kept whole (a webhook: its path is its secret, so the value is never quoted). */
+  secretHttpUrl(value: unknown, key: string): string {
+    let ok = false;
+    try {
+      ok = typeof value === 'string' && /^https?:$/.test(new URL(value).protocol);
+    } catch {
+      ok = false;
+    }
+    if (!ok) this.fail(key, `must be an http(s) URL, got ${describe(value, { redact: true })}`);
+    return value as string;
   }
 
   apiKey(value: unknown): string | undefined {

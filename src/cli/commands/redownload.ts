@@ -15,6 +15,11 @@ export interface RedownloadFlags extends ContextFlags {
   readonly summaryJson?: string;
   readonly dryRun?: boolean;
   readonly quiet?: boolean;
+  readonly json?: boolean;
+  readonly metricsFile?: string;
+  readonly notify?: string;
+  readonly notifyOn?: string;
+  readonly repair?: boolean;
 }
 
 export function registerRedownload(program: Command, io: CliIo, setExit: (code: number) => void): void {
@@ -29,7 +34,12 @@ export function registerRedownload(program: Command, io: CliIo, setExit: (code: 
     .option('--failures <file>', 'failures CSV to write (default: failures.csv beside the history; removed when nothing failed)')
     .option('--summary-json <file>', 'also write the summary as JSON')
     .option('--dry-run', 'show the plan and exit without downloading', false)
-    .option('-q, --quiet', 'print only failures and the summary', false)
+    .option('--repair', "verify the files that are there (as 'dlr verify') and fetch the missing and corrupt ones again; each old file stays until its replacement is verified", false)
+    .option('-q, --quiet', 'print only trouble: failures, warnings and then the summary; nothing at all when nothing failed', false)
+    .option('--json', 'newline-delimited JSON events on stdout (plan, start, retry, resume, done, skip, fail, origin pauses; the summary last)', false)
+    .option('--metrics-file <file>', 'write a Prometheus textfile for node_exporter after the run (config metrics_file)')
+    .option('--notify <url>', 'POST a JSON message ({"text": …}, Slack/Discord-compatible) at the end of the run (config notify_url)')
+    .option('--notify-on <when>', 'failure (default) or always (config notify_on)')
     .option('--coordinator <url>', 'join a fleet coordinated by Redis, redis://[user:pass@]host:port[/db] (or $DLR_COORDINATOR, coordinator.url): one shared budget per origin, each file fetched by one member');
   addHistoryOptions(cmd);
   addPolicyOptions(cmd);

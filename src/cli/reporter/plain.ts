@@ -1,7 +1,8 @@
+import { basename } from 'node:path';
 import type { DownloadEvent, DownloadResult } from '../../engine/types.js';
 import { redactUrl } from '../../http/credentials.js';
 import type { OriginEvent } from '../../limiter/memory-limiter.js';
-import { formatDuration } from '../../util/units.js';
+import { formatBytes, formatDuration } from '../../util/units.js';
 import { describeOffset, describeOrigin, describeResult, describeRetry } from './describe.js';
 import type { ItemRef, Reporter, ReporterOptions } from './reporter.js';
 
@@ -16,6 +17,8 @@ export class PlainReporter implements Reporter {
   readonly #unroute: (() => void) | undefined;
   /** Per file in flight: where this run's first transfer started, once known. */
   readonly #resumedFrom = new Map<number, number>();
+  /** Per file in flight: when its progress was last logged (or its transfer started). */
+  readonly #lastBeat = new Map<number, number>();
   /**
    * Lines written in the same turn of the event loop go out in one write:
    * a 100k-row night of `skip` lines spent a second in 100k write(2) calls
@@ -74,18 +77,41 @@ export class PlainReporter implements Reporter {
       case 'transfer': {
         const key = item?.index ?? 0;
         if (!this.#resumedFrom.has(key)) this.#resumedFrom.set(key, event.offset);
+        this.#lastBeat.set(key, Date.now());
         if (event.offset > 0) this.#line(`resume ${event.path} from ${describeOffset(event.offset)}`, item);
         break;
       }
+      case 'progress':
+        this.#heartbeat(event, item);
+        break;
       default:
         break;
     }
+  }
+
+  /** A long transfer says it is alive every few minutes: `progress name 1.2 GiB/6.5 GiB 12.0 MiB/s`. */
+  #heartbeat(event: Extract<DownloadEvent, { type: 'progress' }>, item: ItemRef | undefined): void {
+    const every = this.#opts.progressEveryMs ?? 0;
+    if (!(every > 0) || this.#opts.quiet) return;
+    const key = item?.index ?? 0;
+    const now = Date.now();
+    const last = this.#lastBeat.get(key);
+    if (last === undefined) {
+      this.#lastBeat.set(key, now);
+      return;
+    }
+    if (now - last < every) return;
+    this.#lastBeat.set(key, now);
+    const size = event.total === undefined ? formatBytes(event.bytes) : `${formatBytes(event.bytes)}/${formatBytes(event.total)}`;
+    const rate = event.bytesPerSec >= 1 ? ` ${formatBytes(Math.round(event.bytesPerSec))}/s` : '';
+    this.#line(`progress ${basename(event.path)} ${size}${rate}`, item);
   }
 
   end(result: DownloadResult, item?: ItemRef): void {
     const key = item?.index ?? 0;
     const resumedFrom = this.#resumedFrom.get(key);
     this.#resumedFrom.delete(key);
+    this.#lastBeat.delete(key);
     if (this.#opts.quiet && result.status !== 'failed') return;
     this.#line(describeResult(result, resumedFrom), item, result.status === 'failed');
   }

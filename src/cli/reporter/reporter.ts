@@ -42,4 +42,10 @@ export interface ReporterOptions {
   readonly color: boolean;
   /** Notices from outside the flow (the signal handler's) come here while the reporter is open. */
   readonly notices?: NoticeRoute;
+  /**
+   * Plain mode: a transfer in flight logs its progress this often, so a log
+   * shows a long one is alive (default 5 minutes; `DLR_PROGRESS_INTERVAL`
+   * seconds, for tests). 0: never.
+   */
+  readonly progressEveryMs?: number;
 }
