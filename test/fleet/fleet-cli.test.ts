@@ -115,7 +115,7 @@ describeFleet('fleet mode (redownload --coordinator, real redis-server)', () => 
     process.stderr.write(
       `fleet: 3 members, ${bodies.size} files: ${Math.round(wallMs)} ms wall (processes included), ${Math.round(spanMs)} ms first to last request, budget ideal ${Math.round(idealMs)} ms\n`,
     );
-  });
+  }, 60_000);
 
   it('a member SIGKILLed mid-file: the others finish everything, and its part is resumed, not fetched again', async () => {
     const big = randomBytes(2 * 1024 * 1024);
@@ -155,7 +155,7 @@ describeFleet('fleet mode (redownload --coordinator, real redis-server)', () => 
     expect(bytesSentTo('big.safetensors')).toBeLessThan(big.length + kept);
     const sidecar = join(m.dir, 'big.safetensors.part.json');
     await expect(stat(sidecar)).rejects.toThrow();
-  });
+  }, 60_000);
 
   it('members with their own folders pulling the same files at once: 429s without a coordinator, none with one', async () => {
     const bodies = serve(12, 32 * 1024);
@@ -187,8 +187,8 @@ describeFleet('fleet mode (redownload --coordinator, real redis-server)', () => 
     expect(throttled()).toBe(0);
     for (const m of members) await expectExact(m.dir, bodies);
     // Nobody waited for a budget booked an hour ahead.
-    expect(performance.now() - started).toBeLessThan(30_000);
-  });
+    expect(performance.now() - started).toBeLessThan(45_000);
+  }, 60_000);
 
   it('Redis killed mid-run: exit 75 with one line naming it, the part kept, nothing renamed', async () => {
     const big = randomBytes(2 * 1024 * 1024);
@@ -216,7 +216,7 @@ describeFleet('fleet mode (redownload --coordinator, real redis-server)', () => 
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect((await stat(part)).size).toBeGreaterThan(0);
     await expect(stat(join(m.dir, 'big.safetensors'))).rejects.toThrow();
-  });
+  }, 60_000);
 
   it('coordinator unreachable at start: exit 75, one line naming it, nothing fetched', async () => {
     const bodies = serve(2, 1024);
