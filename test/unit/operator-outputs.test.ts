@@ -156,3 +156,24 @@ describe('plain heartbeat', () => {
     expect(progressEveryMs({})).toBe(5 * 60_000);
   });
 });
+
+describe('config keys', () => {
+  it('metrics_file resolves beside the config; a bad notify_url is refused without being quoted; notify_on is failure or always', async () => {
+    const { loadConfig } = await import('../../src/config/load-config.js');
+    const tmp = await makeTempDir('dlr-opcfg-');
+    try {
+      const file = join(tmp.path, 'c.json');
+      const load = async (extra: Record<string, unknown>) => {
+        await writeFile(file, JSON.stringify(extra));
+        return loadConfig({ explicitPath: file, env: { HOME: tmp.path }, cwd: tmp.path });
+      };
+      const ok = await load({ metrics_file: 'm/dlr.prom', notify_url: 'https://hooks.example/T/B/SECRET', notify_on: 'always' });
+      expect(ok).toMatchObject({ metricsFile: join(tmp.path, 'm/dlr.prom'), notifyUrl: 'https://hooks.example/T/B/SECRET', notifyOn: 'always' });
+      await expect(load({ notify_url: 'ftp://hooks.example/SECRET' })).rejects.toThrow(/notify_url must be an http\(s\) URL, got a string$/);
+      await expect(load({ notify_url: 'ftp://hooks.example/SECRET' })).rejects.not.toThrow(/SECRET/);
+      await expect(load({ notify_on: 'sometimes' })).rejects.toThrow(/notify_on must be "failure" or "always"/);
+    } finally {
+      await tmp.cleanup();
+    }
+  });
+});
