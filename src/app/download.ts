@@ -1,7 +1,10 @@
 import { basename } from 'node:path';
 import { acquireRunLock, releaseOnExit, type RunLock } from '../batch/run-lock.js';
 import type { DownloadEvent, DownloadResult } from '../engine/types.js';
-import { stripUrlCredentials } from '../http/credentials.js';
+import { schedule } from '../batch/scheduler.js';
+import { toDlrError, type DlrError } from '../errors.js';
+import type { HttpClient } from '../http/client.js';
+import { redactUrl, stripUrlCredentials } from '../http/credentials.js';
 import { appendHistory } from '../history/append-history.js';
 import { hashCachePathFor, updateHashCache } from '../history/hash-cache.js';
 import type { OriginEvent } from '../limiter/memory-limiter.js';
@@ -46,7 +49,97 @@ export async function downloadOne(
   onEvent: (event: DownloadEvent | OriginEvent) => void,
 ): Promise<DownloadOneOutcome> {
   const client = settings.openClient({ onOriginEvent: onEvent });
-  let lock: RunLock | undefined;
+  try {
+    return await downloadWith(client, settings, request, onEvent);
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * `dlr download URL URL…` and `-i FILE`: each URL as `downloadOne` fetches
+ * it, `settings.jobs` at a time with the batch's scheduler, all through one
+ * client (one origin limiter, one keep-alive pool). Outcomes come back in
+ * the order given; `onEvent` is told which URL (its index) an event is about.
+ */
+export async function downloadMany(
+  settings: RunSettings,
+  requests: readonly DownloadOneRequest[],
+  onEvent: (index: number, event: DownloadEvent) => void,
+  onOrigin: (event: OriginEvent) => void,
+  signal: AbortSignal,
+  onStart?: (index: number) => void,
+  onEnd?: (index: number, outcome: DownloadOneOutcome) => void,
+): Promise<Array<DownloadOneOutcome | undefined>> {
+  const client = settings.openClient({ onOriginEvent: onOrigin });
+  const locks = new FolderLocks();
+  const outcomes = new Array<DownloadOneOutcome | undefined>(requests.length);
+  try {
+    await schedule({
+      items: requests,
+      jobs: settings.jobs,
+      // Plain downloads have no model type to weigh; only the cap on files in flight applies.
+      isHeavy: () => false,
+      heavyJobs: 1,
+      signal,
+      run: async (request, i) => {
+        onStart?.(i);
+        let outcome: DownloadOneOutcome;
+        try {
+          outcome = await downloadWith(client, settings, request, (event) => ('origin' in event ? onOrigin(event) : onEvent(i, event)), locks);
+        } catch (caught) {
+          const error = toDlrError(caught);
+          outcome = { result: failedBeforeStart(request.url, error), addedTo: undefined };
+        }
+        outcomes[i] = outcome;
+        onEnd?.(i, outcome);
+      },
+    });
+    return outcomes;
+  } finally {
+    await client.close();
+    await locks.releaseAll();
+  }
+}
+
+function failedBeforeStart(url: string, error: DlrError): DownloadResult {
+  return { status: 'failed', url: redactUrl(url), path: undefined, attempts: 0, retries: 0, bytesFetched: 0, durationMs: 0, error: { code: error.code, message: error.message } };
+}
+
+/**
+ * The run locks of type folders, taken once per folder for a whole run of
+ * several downloads (two of them into one folder must not find each other's
+ * lock) and released together at its end.
+ */
+class FolderLocks {
+  readonly #held = new Map<string, Promise<RunLock>>();
+
+  take(dir: string): Promise<RunLock> {
+    let lock = this.#held.get(dir);
+    if (lock === undefined) {
+      lock = acquireRunLock([dir]).then((l) => (releaseOnExit(l), l));
+      // A folder that could not be locked is tried again by the next file bound there.
+      lock.catch(() => this.#held.delete(dir));
+      this.#held.set(dir, lock);
+    }
+    return lock;
+  }
+
+  async releaseAll(): Promise<void> {
+    const locks = [...this.#held.values()];
+    this.#held.clear();
+    for (const lock of locks) await (await lock.catch(() => undefined))?.release();
+  }
+}
+
+async function downloadWith(
+  client: HttpClient,
+  settings: RunSettings,
+  request: DownloadOneRequest,
+  onEvent: (event: DownloadEvent | OriginEvent) => void,
+  shared?: FolderLocks,
+): Promise<DownloadOneOutcome> {
+  const locks = shared ?? new FolderLocks();
   let type: string | undefined;
   let intoTypeFolder = false;
   try {
@@ -68,8 +161,7 @@ export async function downloadOne(
       // The same folders a nightly redownload writes: the same lock, taken before the transfer.
       beforeDownload: async (dest) => {
         if (!intoTypeFolder) return;
-        lock = await acquireRunLock(['dir' in dest ? dest.dir : '.']);
-        releaseOnExit(lock);
+        await locks.take('dir' in dest ? dest.dir : '.');
       },
     });
     if (result.status !== 'done' || !intoTypeFolder || result.path === undefined || resolved === undefined) return { result, addedTo: undefined };
@@ -82,7 +174,6 @@ export async function downloadOne(
     await updateHashCache(hashCachePathFor(settings.historyPath), [{ url: request.url, file: resolved, path: result.path }]);
     return { result, addedTo: settings.historyPath };
   } finally {
-    await client.close();
-    await lock?.release();
+    if (shared === undefined) await locks.releaseAll();
   }
 }

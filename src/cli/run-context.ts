@@ -15,6 +15,7 @@ import { parseByteSize, parseSeconds } from '../util/units.js';
 import type { RunSettings } from '../app/settings.js';
 import type { CliIo } from './io.js';
 import { policyFromFlags, type PolicyFlags } from './parse-flags.js';
+import { verboseExchangeLog } from './verbose-log.js';
 
 /** Flags every history-aware command shares. */
 export interface ContextFlags extends PolicyFlags {
@@ -25,6 +26,10 @@ export interface ContextFlags extends PolicyFlags {
   readonly limitRate?: string;
   /** `--coordinator redis://…`: join a fleet (redownload). */
   readonly coordinator?: string;
+  /** `-v`: every request and answer on stderr, credentials masked. */
+  readonly verbose?: boolean;
+  /** `--user-agent`: instead of dlr's own on every request. */
+  readonly userAgent?: string;
 }
 
 /** `coordinator.lease_ttl_seconds`: how long a dead member's files stay leased. */
@@ -58,6 +63,9 @@ export async function loadRunContext(flags: ContextFlags, io: CliIo): Promise<Ru
     limitRate = parseByteSize(flags.limitRate);
     if (limitRate === undefined) throw new UsageError(`--limit-rate takes a rate such as 500K or 20MiB, got '${flags.limitRate}'`);
   }
+  const userAgent = flags.userAgent;
+  // It becomes a header: one line of printable text, or a clear error now rather than a failed request later.
+  if (userAgent !== undefined && !/^[\x20-\x7e]{1,512}$/.test(userAgent)) throw new UsageError('--user-agent takes one line of printable ASCII (at most 512 characters)');
   const caFile = flags.cacert !== undefined ? resolve(cwd, flags.cacert) : config.caFile;
   const context: RunContext = {
     config,
@@ -70,7 +78,8 @@ export async function loadRunContext(flags: ContextFlags, io: CliIo): Promise<Ru
       civitaiApiKey: config.apiKey,
       // As huggingface_hub: HF_ENDPOINT moves the hub, HF_TOKEN authenticates to it.
       hfEndpoint: nonEmpty(io.env.HF_ENDPOINT) ?? 'https://huggingface.co',
-      hfToken: nonEmpty(io.env.HF_TOKEN) ?? (await readHfTokenFile(io.env)),
+      // HF_TOKEN, then the config's hf_token, then the file `hf auth login` wrote.
+      hfToken: nonEmpty(io.env.HF_TOKEN) ?? config.hfToken ?? (await readHfTokenFile(io.env)),
     },
     downloadDirs: Object.values(config.downloadPaths),
     jobs,
@@ -84,6 +93,8 @@ export async function loadRunContext(flags: ContextFlags, io: CliIo): Promise<Ru
         network: context.network,
         origins: config.origins,
         ...(limitRate !== undefined ? { limitRateBytesPerSec: limitRate } : {}),
+        ...(userAgent !== undefined ? { userAgent } : {}),
+        ...(flags.verbose ? { onExchange: verboseExchangeLog(io) } : {}),
         ...options,
         // A fleet's limiter gets what the in-process one would (limiterOptionsFor), and shares the request budget.
         ...(fleet ? { limiter: fleet.limiter(limiterOptionsFor(policy, budgetFor, limitRate, options.onOriginEvent)) } : {}),

@@ -17,6 +17,8 @@ export interface LoadedConfig {
   readonly path: string | undefined;
   /** Civitai API key: the file's `api_key`, else `CIVITAI_TOKEN`, else `CIVITAI_API_KEY`. */
   readonly apiKey: string | undefined;
+  /** Hugging Face token: the file's `hf_token` (HF_TOKEN wins over it; the CLI also reads `hf auth login`'s file). */
+  readonly hfToken: string | undefined;
   /** Download directory per dlr model type, absolute; always has `default`. Use {@link downloadDirFor}. */
   readonly downloadPaths: Readonly<Record<string, string>>;
   /** The history CSV, absolute. */
@@ -68,7 +70,7 @@ export interface LoadConfigOptions {
 /** A config is a few hundred bytes; anything this big is the wrong file, and reading it whole would be wasteful. */
 const MAX_CONFIG_BYTES = 1 << 20;
 
-const TOP_KEYS = ['metrics_file', 'notify_url', 'notify_on', 'api_key', 'download_paths', 'rate_limit_settings', 'history_file', 'civitai', 'ca_file', 'origins', 'jobs', 'checkpoint_jobs', 'limit_rate', 'coordinator', 'connections', 'min_split_size'];
+const TOP_KEYS = ['metrics_file', 'notify_url', 'notify_on', 'api_key', 'download_paths', 'rate_limit_settings', 'history_file', 'civitai', 'ca_file', 'origins', 'jobs', 'checkpoint_jobs', 'limit_rate', 'coordinator', 'connections', 'min_split_size', 'hf_token'];
 const ORIGIN_KEYS = ['requests_per_minute', 'burst', 'max_connections', 'bytes_per_second'];
 const CIVITAI_KEYS = ['base_url'];
 const COORDINATOR_KEYS = ['url', 'lease_ttl_seconds'];
@@ -215,9 +217,12 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig>
     nonEmpty(opts.env.CIVITAI_TOKEN) ??
     nonEmpty(opts.env.CIVITAI_API_KEY);
 
+  const hfToken = raw.hf_token === undefined ? undefined : at.apiKey(raw.hf_token, 'hf_token');
+
   return Object.freeze({
     path,
     apiKey,
+    hfToken,
     downloadPaths: Object.freeze(downloadPaths),
     historyFile,
     caFile,
@@ -385,8 +390,8 @@ class KeyPath {
     return value as string;
   }
 
-  apiKey(value: unknown): string | undefined {
-    if (typeof value !== 'string') this.fail('api_key', `must be a string, got ${describe(value, { redact: true })}`);
+  apiKey(value: unknown, key = 'api_key'): string | undefined {
+    if (typeof value !== 'string') this.fail(key, `must be a string, got ${describe(value, { redact: true })}`);
     // A template's `"api_key": ""` means "not set here", so the environment still applies.
     return nonEmpty(value.trim());
   }

@@ -3,7 +3,7 @@ import { MemoryLimiter, type OriginEvent } from '../limiter/memory-limiter.js';
 import type { OriginBudget, RequestLimiter } from '../limiter/types.js';
 import type { ResolvedPolicy } from '../options.js';
 import { createDispatcher, type NetworkOptions } from './dispatcher.js';
-import { sendRequest, type HttpRequest, type HttpResponse, type SendOptions } from './request.js';
+import { sendRequest, type ExchangeEvent, type HttpRequest, type HttpResponse, type SendOptions } from './request.js';
 import type { Dispatcher } from './undici.js';
 
 /**
@@ -16,6 +16,8 @@ export class HttpClient {
     readonly policy: ResolvedPolicy,
     readonly dispatcher: Dispatcher,
     readonly limiter: RequestLimiter,
+    readonly userAgent?: string,
+    readonly onExchange?: (event: ExchangeEvent) => void,
   ) {}
 
   /** One request through the request path: limiter, redirects, credential rule. */
@@ -40,6 +42,10 @@ export interface HttpClientOptions {
   readonly onOriginEvent?: (event: OriginEvent) => void;
   /** A limiter to use instead of the in-process one (a fleet's). */
   readonly limiter?: RequestLimiter;
+  /** `--user-agent`: sent instead of dlr's own on every request. */
+  readonly userAgent?: string;
+  /** `-v`: every hop of every request, as it is sent and answered. */
+  readonly onExchange?: (event: ExchangeEvent) => void;
 }
 
 export function createHttpClient(options: HttpClientOptions): HttpClient {
@@ -55,5 +61,5 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       ...(options.learned ? { learned: options.learned } : {}),
       ...(options.onOriginEvent ? { onOriginEvent: options.onOriginEvent } : {}),
     });
-  return new HttpClient(policy, createDispatcher(policy, options.network), limiter);
+  return new HttpClient(policy, createDispatcher(policy, options.network), limiter, options.userAgent, options.onExchange);
 }

@@ -30,7 +30,17 @@ export interface RequestClient {
   readonly policy: Pick<ResolvedPolicy, 'maxRedirects' | 'idleTimeoutMs' | 'responseBufferBytes'>;
   readonly dispatcher: Dispatcher;
   readonly limiter: RequestLimiter;
+  /** `--user-agent`: replaces whatever User-Agent a caller set, on every hop. */
+  readonly userAgent?: string | undefined;
+  /** `-v`: told of every hop as it is sent and as it is answered (the CLI renders it, masking credentials). */
+  readonly onExchange?: ((event: ExchangeEvent) => void) | undefined;
 }
+
+/** One hop of the request path, for a verbose log; headers as sent and received, credentials included: the renderer masks them. */
+export type ExchangeEvent =
+  | { readonly phase: 'request'; readonly method: string; readonly url: URL; readonly headers: Readonly<Record<string, string>> }
+  | { readonly phase: 'response'; readonly method: string; readonly url: URL; readonly status: number; readonly headers: HeaderMap; readonly ms: number }
+  | { readonly phase: 'error'; readonly method: string; readonly url: URL; readonly message: string; readonly ms: number };
 
 export interface SendOptions {
   /**
@@ -63,11 +73,18 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 export async function sendRequest(req: HttpRequest, client: RequestClient, opts: SendOptions = {}): Promise<HttpResponse> {
   let url = req.url;
   let headers = { ...req.headers };
+  if (client.userAgent !== undefined) {
+    for (const name of Object.keys(headers)) if (name.toLowerCase() === 'user-agent') delete headers[name];
+    headers['user-agent'] = client.userAgent;
+  }
   const credentialOrigin = url.origin;
   const seen = new Set<string>([url.href]);
   for (let redirects = 0; ; redirects++) {
     const origin = url.origin;
     const permit = await client.limiter.acquire(origin, req.signal);
+    const method = req.method ?? 'GET';
+    const sentAt = performance.now();
+    client.onExchange?.({ phase: 'request', method, url, headers });
     let res;
     try {
       res = await exchange(client.dispatcher, {
@@ -82,8 +99,10 @@ export async function sendRequest(req: HttpRequest, client: RequestClient, opts:
     } catch (error) {
       const failure = permit.failed(req.signal?.aborted ? new DlrError('interrupted', 'interrupted') : toDlrError(error));
       permit.release();
+      client.onExchange?.({ phase: 'error', method, url, message: failure.message, ms: performance.now() - sentAt });
       throw failure;
     }
+    client.onExchange?.({ phase: 'response', method, url, status: res.status, headers: res.headers, ms: performance.now() - sentAt });
     permit.answered(res.status, res.headers);
     if (res.body.destroyed) permit.release();
     else res.body.once('close', () => permit.release());

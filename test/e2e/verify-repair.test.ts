@@ -47,7 +47,7 @@ beforeEach(async () => {
   await writeFile(at('lora', 'evolving.safetensors'), v1);
   await writeFile(at('lora', 'stranger.safetensors'), makeBytes(30_000, 999));
   const corruptCk = Buffer.from(ck);
-  corruptCk[1234] ^= 0xff;
+  corruptCk.writeUInt8(corruptCk.readUInt8(1234) ^ 0xff, 1234);
   await writeFile(at('ckpt', 'ck.safetensors'), corruptCk);
 });
 

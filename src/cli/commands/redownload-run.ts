@@ -20,6 +20,7 @@ import { loadRunContext } from '../run-context.js';
 import { repairPlan } from '../../verify/repair.js';
 import type { VerifyResult } from '../../verify/verify-files.js';
 import type { RedownloadFlags } from './redownload.js';
+import { progressEnv } from './request-options.js';
 
 /** `onVerified`: each file's verdict in a repair (`dlr verify --repair` prints them as verify does). */
 export async function runRedownload(target: string, flags: RedownloadFlags, io: CliIo, onVerified?: (result: VerifyResult) => void): Promise<number> {
@@ -34,7 +35,7 @@ export async function runRedownload(target: string, flags: RedownloadFlags, io: 
     if (path !== undefined && !(await canWriteIn(dirname(path)))) throw new UsageError(`${flag}: cannot write in ${dirname(path)}`);
   }
   const quiet = flags.quiet ?? false;
-  const reporter = await chooseReporter(io.stderr, io.env, quiet, io.notices);
+  const reporter = await chooseReporter(io.stderr, progressEnv(io.env, flags.progress), quiet, io.notices);
   const json = flags.json ? new JsonEventStream((line) => io.stdout.write(line), { progressEveryMs: progressEveryMs(io.env) }) : undefined;
   const view = new RunView(reporter);
   // A repair replaces what it fetches (missing or corrupt files only): --force for the narrowed plan.

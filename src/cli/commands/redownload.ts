@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
 import type { ContextFlags } from '../run-context.js';
 import { addHistoryOptions } from './history-options.js';
+import { addRequestOptions } from './request-options.js';
 import { addPolicyOptions } from './policy-options.js';
 
 export interface RedownloadFlags extends ContextFlags {
@@ -20,6 +21,7 @@ export interface RedownloadFlags extends ContextFlags {
   readonly notify?: string;
   readonly notifyOn?: string;
   readonly repair?: boolean;
+  readonly progress?: boolean;
 }
 
 export function registerRedownload(program: Command, io: CliIo, setExit: (code: number) => void): void {
@@ -41,6 +43,7 @@ export function registerRedownload(program: Command, io: CliIo, setExit: (code: 
     .option('--notify <url>', 'POST a JSON message ({"text": …}, Slack/Discord-compatible) at the end of the run (config notify_url)')
     .option('--notify-on <when>', 'failure (default) or always (config notify_on)')
     .option('--coordinator <url>', 'join a fleet coordinated by Redis, redis://[user:pass@]host:port[/db] (or $DLR_COORDINATOR, coordinator.url): one shared budget per origin, each file fetched by one member');
+  addRequestOptions(cmd);
   addHistoryOptions(cmd);
   addPolicyOptions(cmd);
   cmd.action(async (target: string, flags: RedownloadFlags) => {

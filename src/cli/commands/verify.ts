@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
 import type { ContextFlags } from '../run-context.js';
 import { addHistoryOptions } from './history-options.js';
+import { addRequestOptions } from './request-options.js';
 
 export interface VerifyFlags extends ContextFlags {
   readonly offline?: boolean;
@@ -22,6 +23,7 @@ export function registerVerify(program: Command, io: CliIo, setExit: (code: numb
     .option('--json', 'print the results as JSON on stdout', false)
     .option('--repair', 'then fetch the missing and corrupt files again (as redownload --repair); each old file stays until its replacement is verified', false)
     .option('-q, --quiet', 'with --repair: print only trouble and the summary', false);
+  addRequestOptions(cmd);
   addHistoryOptions(cmd);
   cmd.action(async (flags: VerifyFlags) => {
     const { runVerify } = await import('./verify-run.js');
