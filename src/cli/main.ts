@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, exitCodeFor, exitCodeForSignal } from '../errors.js';
 import { VERSION } from '../version.js';
+import { registerCompletion, registerMan } from './commands/completion.js';
 import { registerDownload } from './commands/download.js';
 import { registerFleet } from './commands/fleet.js';
 import { registerHistory } from './commands/history.js';
@@ -80,6 +81,8 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   registerHistory(program, io, setExit);
   registerPull(program, io, setExit);
   registerVerify(program, io, setExit);
+  registerCompletion(program, io, setExit);
+  registerMan(program, io, setExit, EXIT_CODES_HELP);
   registerFleet(program, io, setExit);
   // Each subcommand names its own help: that is where its flags are listed.
   for (const cmd of program.commands) cmd.configureOutput({ outputError: usageLine(io, `dlr ${cmd.name()}`) });
