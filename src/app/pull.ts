@@ -33,7 +33,7 @@ export interface PullRequest {
 export interface PullContext {
   readonly sources: SourceSettings;
   /** Opened only when a request is needed: a frozen pull of present files makes none. */
-  readonly openClient: () => HttpClient;
+  readonly openClient: () => HttpClient | Promise<HttpClient>;
   readonly jobs: number;
   readonly signal?: AbortSignal;
   /** Runs once, before the first byte is written into the folder (to take the folder's run lock). */
@@ -86,11 +86,13 @@ export async function pull(request: PullRequest, ctx: PullContext): Promise<Pull
   const lock = await readLockFile(request.lockPath);
   const dirKey = lockDirKey(request.lockPath, request.dir);
   let client: HttpClient | undefined;
-  const open = () => (client ??= ctx.openClient());
+  // One client for the pull, made on the first request (a --frozen pull with everything there makes none).
+  let opening: Promise<HttpClient> | undefined;
+  const open = () => (opening ??= Promise.resolve(ctx.openClient()).then((made) => (client = made)));
   try {
     return await pullWith(request, ctx, lock, dirKey, open, () => client !== undefined);
   } finally {
-    await client?.close();
+    await (opening ?? Promise.resolve(client)).then((c) => c?.close(), () => undefined);
   }
 }
 
@@ -99,7 +101,7 @@ async function pullWith(
   ctx: PullContext,
   lock: Awaited<ReturnType<typeof readLockFile>>,
   dirKey: string,
-  open: () => HttpClient,
+  open: () => Promise<HttpClient>,
   usedNetwork: () => boolean,
 ): Promise<PullOutcome> {
   const { spec } = request;
@@ -113,11 +115,11 @@ async function pullWith(
     commit = entry.commit;
     files = entry.files.map((f) => ({ ...f }));
   } else {
-    const budget = new RetryBudget(open().policy);
+    const budget = new RetryBudget((await open()).policy);
     const listing =
       spec.kind === 'hf'
-        ? await listHubRepo(spec.repo, spec.revision, hub!, open(), budget, ctx.signal)
-        : await listCivitaiVersion(spec.versionId, civitai, open(), budget, ctx.signal);
+        ? await listHubRepo(spec.repo, spec.revision, hub!, await open(), budget, ctx.signal)
+        : await listCivitaiVersion(spec.versionId, civitai, await open(), budget, ctx.signal);
     if (listing.gated && hub?.token === undefined) {
       throw new DlrError('auth-required', `Hugging Face: ${spec.source.slice(3)} is gated; accept its terms on the Hub, then set HF_TOKEN or run 'hf auth login'`);
     }
@@ -154,7 +156,7 @@ async function pullWith(
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       run: async (file, index) => {
         ctx.onBegin?.(file.path, index + 1, missing.length);
-        const result = await fetchFile(file, request, commit, open(), { hub, civitai }, ctx, index + 1, missing.length);
+        const result = await fetchFile(file, request, commit, await open(), { hub, civitai }, ctx, index + 1, missing.length);
         ctx.onEnd?.(result, index + 1, missing.length);
         if (result.status === 'done') sizes.set(file.path, result.size);
         else if (result.status === 'failed') failures.set(file.path, new DlrError(result.error.code, result.error.message));

@@ -7,6 +7,7 @@ import { DEFAULT_LOCK_FILE } from '../../pull/lock-file.js';
 import { parsePullSpec } from '../../pull/spec.js';
 import type { CliIo } from '../io.js';
 import { chooseReporter } from '../reporter/choose.js';
+import { joinFleet, type Fleet } from '../../fleet/fleet.js';
 import { loadRunContext } from '../run-context.js';
 import type { PullFlags } from './pull.js';
 
@@ -30,12 +31,21 @@ export async function runPull(source: string, flags: PullFlags, io: CliIo): Prom
   const reporter = await chooseReporter(io.stderr, io.env, flags.quiet ?? false, io.notices);
   let runLock: RunLock | undefined;
   let outcome: PullOutcome;
+  // Seed 000's start-up storm: N containers pulling one model share one
+  // request budget through the coordinator (its limiter only: each pulls
+  // into its own folder). Joined only when a request is needed: a --frozen
+  // pull whose files are all there never talks to Redis either.
+  let fleet: Fleet | undefined;
+  const openClient = async () => {
+    if (ctx.fleet !== undefined) fleet ??= await joinFleet(ctx.fleet);
+    return ctx.openClient({ onOriginEvent: (event) => reporter.origin(event), ...(fleet ? { fleet } : {}) });
+  };
   try {
     outcome = await pull(
       { spec, dir, lockPath, include, exclude, frozen: flags.frozen ?? false },
       {
         sources: ctx.sources,
-        openClient: () => ctx.openClient({ onOriginEvent: (event) => reporter.origin(event) }),
+        openClient,
         jobs: ctx.jobs,
         signal: io.signal,
         // The folder a nightly redownload or another pull may write too: the same lock, before the first byte.
@@ -51,6 +61,7 @@ export async function runPull(source: string, flags: PullFlags, io: CliIo): Prom
   } finally {
     reporter.close();
     await runLock?.release();
+    await fleet?.close();
   }
   const failed = outcome.files.filter((f) => f.status === 'failed');
   const fetched = outcome.files.filter((f) => f.status === 'fetched').length;

@@ -26,6 +26,7 @@ export function registerPull(program: Command, io: CliIo, setExit: (code: number
     .option('--lock <file>', 'lock file to read and write (default ./dlr.lock.json)')
     .option('--frozen', 'install exactly what the lock says: no listing, present matching files cost no request, the lock is never changed', false)
     .option('-j, --jobs <n>', 'files in flight at once (default 4, or jobs from the config)')
+    .option('--coordinator <url>', 'share the request budget of a fleet coordinated by Redis, redis://host:port (or $DLR_COORDINATOR, coordinator.url): N containers pulling at start-up stay within one budget')
     .option('--config <file>', 'config JSON (default: $DLR_CONFIG, ./dlr.config.json, then $XDG_CONFIG_HOME/dlr/config.json)')
     .option('-q, --quiet', 'print only failures and the last line', false);
   addPolicyOptions(cmd);
