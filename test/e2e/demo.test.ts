@@ -96,3 +96,35 @@ describe('npm run demo (the quick start)', () => {
     }
   }, 300_000);
 });
+
+describe('npm run stand-in', () => {
+  it('starts the stand-ins, prints a workspace and commands that work against them, and stops on Ctrl-C', async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'dist-fixtures/demo/stand-in-cli.js')], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`stand-in did not get ready: ${out}`)), 15_000);
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (/^ready$/m.test(out)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    try {
+      const work = /workspace \(kept\): (\S+)/.exec(out)![1]!;
+      const hub = /Hugging Face Hub \(resolve, API, CDN\): (\S+)/.exec(out)![1]!;
+      const listing = execFileSync(process.execPath, [join(ROOT, 'bin/dlr.js'), 'history'], {
+        cwd: work,
+        env: cleanEnv({ HF_ENDPOINT: hub, HOME: join(work, 'home') }),
+        encoding: 'utf8',
+      });
+      expect(listing).toMatch(/checkpoint\tfetch/);
+      await rm(work, { recursive: true, force: true });
+    } finally {
+      const exited = new Promise((r) => child.on('close', r));
+      child.kill('SIGINT');
+      await exited;
+    }
+  });
+});
