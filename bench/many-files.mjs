@@ -24,10 +24,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, startNginx, waitForPort, which } from './local-servers.mjs';
 
 const DLR = fileURLToPath(new URL('../bin/dlr.js', import.meta.url));
 const GNU_TIME = '/usr/bin/time';
@@ -45,49 +45,10 @@ const FILE_KIB = intEnv('BENCH_FILE_KIB', 256);
 const JOBS = intEnv('BENCH_JOBS', 8);
 const ROUNDS = intEnv('BENCH_ROUNDS', 3);
 
-function which(name) {
-  for (const dir of ['/usr/sbin', '/usr/bin', '/usr/local/bin', '/bin']) if (existsSync(join(dir, name))) return join(dir, name);
-  return undefined;
-}
-
-async function freePort() {
-  const server = createServer();
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address();
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-async function waitForPort(port) {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise((resolve) => {
-      const s = createConnection({ host: '127.0.0.1', port }, () => (s.destroy(), resolve(true)));
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`server on ${port} did not start`);
-}
 async function startServer(root) {
+  const nginx = await startNginx(root);
+  if (nginx) return { ...nginx, name: 'nginx' };
   const port = await freePort();
-  const nginx = which('nginx');
-  if (nginx) {
-    const dir = join(root, 'nginx');
-    mkdirSync(join(dir, 'tmp'), { recursive: true });
-    const conf = join(dir, 'nginx.conf');
-    writeFileSync(
-      conf,
-      `daemon off; master_process off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
-http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 10000; default_type application/octet-stream;
-  client_body_temp_path ${dir}/tmp; proxy_temp_path ${dir}/tmp; fastcgi_temp_path ${dir}/tmp; uwsgi_temp_path ${dir}/tmp; scgi_temp_path ${dir}/tmp;
-  server { listen 127.0.0.1:${port}; root ${root}/www; } }`,
-    );
-    const child = spawn(nginx, ['-p', dir, '-c', conf], { stdio: 'ignore' });
-    await waitForPort(port);
-    return { origin: `http://127.0.0.1:${port}`, name: 'nginx', stop: () => child.kill('SIGTERM') };
-  }
   const source = `
     const http = require('node:http'); const fs = require('node:fs'); const path = require('node:path');
     const root = process.argv[1];

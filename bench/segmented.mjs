@@ -16,62 +16,19 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, open, readFile } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, startNginx, waitForPort, which } from './local-servers.mjs';
 
 const DLR = fileURLToPath(new URL('../bin/dlr.js', import.meta.url));
 const MIB = 1024 * 1024;
 const GNU_TIME = '/usr/bin/time';
 
-function which(name) {
-  const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : undefined;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-async function waitForPort(port) {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise((resolve) => {
-      const s = createConnection({ host: '127.0.0.1', port }, () => (s.destroy(), resolve(true)));
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`server on ${port} did not start`);
-}
-
 async function startServer(root, rateMib) {
+  const nginx = await startNginx(root, `limit_rate ${rateMib}m;`);
+  if (nginx) return { ...nginx, name: `nginx limit_rate ${rateMib}m` };
   const port = await freePort();
-  const nginx = which('nginx');
-  if (nginx) {
-    const dir = join(root, 'nginx');
-    mkdirSync(join(dir, 'tmp'), { recursive: true });
-    const conf = join(dir, 'nginx.conf');
-    writeFileSync(
-      conf,
-      `daemon off; master_process off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
-http { access_log off; sendfile on; tcp_nopush on; default_type application/octet-stream;
-  client_body_temp_path ${dir}/tmp; proxy_temp_path ${dir}/tmp; fastcgi_temp_path ${dir}/tmp; uwsgi_temp_path ${dir}/tmp; scgi_temp_path ${dir}/tmp;
-  server { listen 127.0.0.1:${port}; root ${root}/www; limit_rate ${rateMib}m; } }`,
-    );
-    const child = spawn(nginx, ['-p', dir, '-c', conf], { stdio: 'ignore' });
-    await waitForPort(port);
-    return { origin: `http://127.0.0.1:${port}`, name: `nginx limit_rate ${rateMib}m`, stop: () => child.kill('SIGTERM') };
-  }
   // Fallback: Range and If-Range on a strong ETag, every answer paced at the cap.
   const source = `
     const http = require('node:http'); const fs = require('node:fs'); const path = require('node:path');

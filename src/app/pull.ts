@@ -82,7 +82,6 @@ interface WantedFile extends RemoteFile {
  * in the outcome; the lock is then not written.
  */
 export async function pull(request: PullRequest, ctx: PullContext): Promise<PullOutcome> {
-  const { spec } = request;
   const lock = await readLockFile(request.lockPath);
   const dirKey = lockDirKey(request.lockPath, request.dir);
   let client: HttpClient | undefined;

@@ -1,7 +1,7 @@
 import { DlrError } from '../errors.js';
 import { serverWaitMs, type HeaderMap } from '../http/status-error.js';
 import { MemoryLimiter, type MemoryLimiterOptions, type OriginEvent } from '../limiter/memory-limiter.js';
-import type { BudgetFor, OriginBudget, OriginStats, RequestLimiter, RequestPermit } from '../limiter/types.js';
+import { reportOrigins, type BudgetFor, type OriginBudget, type OriginCounters, type OriginStats, type RequestLimiter, type RequestPermit } from '../limiter/types.js';
 import { sleep } from '../util/sleep.js';
 import type { Coordinator } from './coordinator.js';
 import { originField, originKeys, ORIGINS_KEY, type OriginKeys } from './keys.js';
@@ -188,19 +188,15 @@ export class RedisLimiter implements RequestLimiter {
   }
 
   stats(): readonly OriginStats[] {
-    return [...this.#origins.values()].map((o) => ({
-      origin: o.origin,
-      requests: o.requests,
-      throttled: { ...o.throttled },
-      waitedMs: o.waitedMs,
-      learnedRequestsPerMinute: o.learned,
-    }));
+    return reportOrigins(this.#counters()).stats;
   }
 
   learnedRates(): Readonly<Record<string, number>> {
-    const out: Record<string, number> = {};
-    for (const o of this.#origins.values()) if (o.learned !== undefined) out[o.origin] = Math.round(o.learned * 100) / 100;
-    return out;
+    return reportOrigins(this.#counters()).learned;
+  }
+
+  #counters(): OriginCounters[] {
+    return [...this.#origins.values()].map((o) => ({ ...o, learnedRpm: o.learned }));
   }
 }
 

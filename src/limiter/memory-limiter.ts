@@ -3,7 +3,7 @@ import { serverWaitMs, type HeaderMap } from '../http/status-error.js';
 import { sleep } from '../util/sleep.js';
 import { gcraReserve, perMinute, perSecondBytes, type GcraParams } from './gcra.js';
 import { Semaphore } from './semaphore.js';
-import type { BudgetFor, OriginStats, RequestLimiter, RequestPermit } from './types.js';
+import { reportOrigins, type BudgetFor, type OriginStats, type RequestLimiter, type RequestPermit } from './types.js';
 import { isUnreachable } from './unreachable.js';
 
 export interface MemoryLimiterOptions {
@@ -316,18 +316,10 @@ export class MemoryLimiter implements RequestLimiter {
   }
 
   stats(): readonly OriginStats[] {
-    return [...this.#origins.values()].map((o) => ({
-      origin: o.origin,
-      requests: o.requests,
-      throttled: { ...o.throttled },
-      waitedMs: o.waitedMs,
-      learnedRequestsPerMinute: o.learnedRpm,
-    }));
+    return reportOrigins(this.#origins.values()).stats;
   }
 
   learnedRates(): Readonly<Record<string, number>> {
-    const out: Record<string, number> = {};
-    for (const o of this.#origins.values()) if (o.learnedRpm !== undefined) out[o.origin] = Math.round(o.learnedRpm * 100) / 100;
-    return out;
+    return reportOrigins(this.#origins.values()).learned;
   }
 }

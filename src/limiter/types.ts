@@ -67,3 +67,23 @@ export interface OriginStats {
 }
 
 export type BudgetFor = (origin: string) => OriginBudget;
+
+/** What a limiter counts per origin, however it keeps it (in process, or beside Redis). */
+export interface OriginCounters {
+  readonly origin: string;
+  readonly requests: number;
+  readonly throttled: Readonly<Record<string, number>>;
+  readonly waitedMs: number;
+  readonly learnedRpm: number | undefined;
+}
+
+/** `stats()` and `learnedRates()` of a RequestLimiter, from its per-origin counters. */
+export function reportOrigins(counters: Iterable<OriginCounters>): { stats: OriginStats[]; learned: Record<string, number> } {
+  const stats: OriginStats[] = [];
+  const learned: Record<string, number> = {};
+  for (const o of counters) {
+    stats.push({ origin: o.origin, requests: o.requests, throttled: { ...o.throttled }, waitedMs: o.waitedMs, learnedRequestsPerMinute: o.learnedRpm });
+    if (o.learnedRpm !== undefined) learned[o.origin] = Math.round(o.learnedRpm * 100) / 100;
+  }
+  return { stats, learned };
+}
