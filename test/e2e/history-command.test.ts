@@ -32,17 +32,20 @@ afterEach(() => w.cleanup());
 const dlr = (args: string[]) => runCli(args, { cwd: w.root, env: w.env });
 
 describe('dlr history', () => {
-  it('prints a header, then each entry with its state and its size where known', async () => {
+  it('prints a header, then each entry with its state and its size where known; --sizes asks the disk', async () => {
     const run = await dlr(['history']);
     expect(run.code, run.stderr).toBe(0);
     const lines = run.stdout.trimEnd().split('\n');
     expect(lines[0]).toBe('#\ttype\tstate\tsize\tpath\turl');
+    // Without --sizes a present file's size is what its source published (none here): no stat per file.
     expect(lines.slice(1).map((l) => l.split('\t').slice(0, 4))).toEqual([
-      ['1', 'checkpoint', 'present', '3.0 MiB'],
+      ['1', 'checkpoint', 'present', '-'],
       ['2', 'lora', 'fetch', '5.0 KiB'],
       ['3', 'lora', 'fetch', '2.0 KiB'],
       ['4', 'embedding', 'fetch', '-'],
     ]);
+    const sized = await dlr(['history', '--sizes']);
+    expect(sized.stdout.trimEnd().split('\n')[1]!.split('\t').slice(0, 4)).toEqual(['1', 'checkpoint', 'present', '3.0 MiB']);
     expect(w.server.requests).toHaveLength(0);
   });
 

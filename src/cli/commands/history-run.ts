@@ -18,7 +18,7 @@ const LINES_PER_BLOCK = 1000;
 export async function runHistory(flags: HistoryFlags, io: CliIo): Promise<number> {
   const ctx = await loadRunContext(flags, io);
   const { entries, invalid: invalidRows } = await readPlan(ctx.historyPath, ctx.dirFor, io.signal);
-  const { present, size } = await entrySizes(entries, ctx.historyPath, io.signal);
+  const { present, size } = await entrySizes(entries, ctx.historyPath, io.signal, flags.sizes ?? false);
   const missingOnly = flags.missing ?? false;
   const slice = new TimeSlice(io.signal);
   if (!flags.json) {
