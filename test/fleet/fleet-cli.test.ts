@@ -229,4 +229,32 @@ describeFleet('fleet mode (redownload --coordinator, real redis-server)', () => 
     expect(lines[0]).toMatch(/^dlr: cannot reach the coordinator redis:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\); nothing was fetched/);
     expect(server.requests).toHaveLength(0);
   });
+
+  it('dlr fleet status shows the lease a member holds mid-file', async () => {
+    const big = randomBytes(1024 * 1024);
+    server.setFile('/held.safetensors', { body: big, bytesPerSec: 256 * 1024 });
+    const m = await member(['held.safetensors']);
+    const part = join(m.dir, 'held.safetensors.part');
+    let status: CliRun | undefined;
+    const r = await run(m, {
+      onSpawn: (child) => {
+        const poll = setInterval(() => {
+          void stat(part).then(
+            async (st) => {
+              if (st.size === 0 || status !== undefined) return;
+              clearInterval(poll);
+              status = await runCli(['fleet', 'status', '--coordinator', redis.url], { cwd: m.root, env: { HOME: join(m.root, 'home') } });
+            },
+            () => undefined,
+          );
+        }, 20);
+        child.on('close', () => clearInterval(poll));
+      },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(status?.code, status?.stderr).toBe(0);
+    expect(status!.stdout).toMatch(/^coordinator redis:\/\/127\.0\.0\.1:\d+/);
+    expect(status!.stdout).toMatch(/leases: 1/);
+    expect(status!.stdout).toMatch(/held\.safetensors/);
+  }, 60_000);
 });
