@@ -12,7 +12,7 @@ import { civitaiFileUrl, civitaiHeaders, listCivitaiVersion } from '../pull/civi
 import { hashFile, matchingSize } from '../pull/file-check.js';
 import { pathFilter } from '../pull/glob.js';
 import { hubFileUrl, hubHeaders, inspectHubFile, listHubRepo } from '../pull/hub-listing.js';
-import { findPull, readLockFile, withPull, writeLockFile, type LockedFile, type LockedPull } from '../pull/lock-file.js';
+import { findPull, readLockFile, recordPull, type LockedFile, type LockedPull } from '../pull/lock-file.js';
 import type { RemoteFile } from '../pull/remote-file.js';
 import { localPaths, showPath } from '../pull/repo-path.js';
 import type { PullSpec } from '../pull/spec.js';
@@ -185,7 +185,7 @@ async function pullWith(
         ...(f.id !== undefined ? { id: f.id } : {}),
       })),
     };
-    await writeLockFile(request.lockPath, withPull(lock, entry));
+    await recordPull(request.lockPath, entry);
     lockWritten = true;
   }
   return { source: spec.source, commit, files: out, lockWritten, usedNetwork: usedNetwork() };
@@ -208,7 +208,12 @@ function frozenEntry(request: PullRequest, lock: Awaited<ReturnType<typeof readL
     if (entry.revision !== spec.revision) throw new UsageError(`--frozen: the lock pins ${spec.source} at revision '${entry.revision ?? '?'}', not '${spec.revision}'; ${again}`);
     if (entry.commit === undefined) throw new DlrError('config', `${request.lockPath}: the pull of ${spec.source} names no commit; ${again}`);
   }
-  const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+  // As sets: the lock keeps them sorted, the command line in any order.
+  const same = (a: readonly string[], b: readonly string[]) => {
+    const x = new Set(a);
+    const y = new Set(b);
+    return x.size === y.size && [...x].every((p) => y.has(p));
+  };
   if ((request.include.length > 0 || request.exclude.length > 0) && (!same(request.include, entry.include) || !same(request.exclude, entry.exclude))) {
     throw new UsageError(`--frozen: the lock was made with other --include/--exclude patterns; ${again}`);
   }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { freeSpaceWarning } from '../batch/disk-space.js';
@@ -120,6 +121,7 @@ export async function redownload(settings: RunSettings, request: RedownloadReque
   const client = settings.openClient({ learned: await readLearnedRates(statePath), onOriginEvent: onEvent, ...(fleet ? { fleet } : {}) });
   // Losing the coordinator stops the run as a signal would: nothing new starts, transfers stop with their parts kept.
   const signal = fleet ? AbortSignal.any([request.signal, fleet.coordinator.lost]) : request.signal;
+  setMaxListeners(1_000, signal);
   try {
     if (request.narrow) entries = await request.narrow(entries, client, signal);
     if (fleet) say('info', `fleet member ${fleet.coordinator.member} coordinated by ${fleet.coordinator.address.shown}`);

@@ -16,11 +16,16 @@ export class OriginGaps {
 
   /** Waits until the origin's gap has passed; `onWait` is told how long, when there is a wait. */
   async before(origin: string, signal: AbortSignal | undefined, onWait: (ms: number) => void): Promise<void> {
-    const at = this.#next.get(origin);
-    const wait = at === undefined ? 0 : at - performance.now();
-    if (wait <= 0) return;
-    onWait(wait);
-    await sleep(wait, signal);
+    let told = false;
+    // Looked at again after each wait: another transfer from the site may have ended meanwhile.
+    for (;;) {
+      const at = this.#next.get(origin);
+      const wait = at === undefined ? 0 : at - performance.now();
+      if (wait <= 0) return;
+      if (!told) onWait(wait);
+      told = true;
+      await sleep(wait, signal);
+    }
   }
 
   after(origin: string): void {

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Command, CommanderError } from 'commander';
 import { DlrError, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, exitCodeFor, exitCodeForSignal } from '../errors.js';
 import { VERSION } from '../version.js';
@@ -26,6 +27,10 @@ Exit codes:
  */
 export async function main(argv: readonly string[]): Promise<number> {
   const controller = new AbortController();
+  // Every wait and request in flight listens on this one signal: with -j 11 or
+  // -x 16 that is more than Node's default of 10 listeners, and its leak
+  // warning would break -q's promise of silence on a good night.
+  setMaxListeners(1_000, controller.signal);
   let stoppedBy: NodeJS.Signals | undefined;
   const notices = new NoticeRoute((text) => {
     const stamp = process.stderr.isTTY ? '\n' : `${new Date().toISOString()} `;

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createHash, type Hash } from 'node:crypto';
 import { finished as watchFinished } from 'node:stream';
 import { DlrError, toDlrError } from '../errors.js';
@@ -159,6 +160,8 @@ async function transferSegments(run: Run, sp: SegmentedPart): Promise<AttemptOut
   const plan = new SegmentPlan(gapsOf(run.done, total), policy.minSplitSizeBytes);
   const stop = new AbortController();
   const signal = ctx.signal ? AbortSignal.any([stop.signal, ctx.signal]) : stop.signal;
+  // Up to 16 segments and their waits listen here: more than Node's default of 10 (a leak warning on stderr).
+  setMaxListeners(1_000, signal);
   let failure: unknown;
   const fail = (error: unknown) => {
     failure ??= error;

@@ -53,6 +53,8 @@ class OriginState {
   learnedRpm: number | undefined;
   /** No further decrease before this (ms): see #answered. */
   decreaseHeldUntil = 0;
+  /** Bumped by every pause: a turn reserved under an older epoch is reserved again. */
+  pauseEpoch = 0;
   down: Down | undefined;
   dead: DlrError | undefined;
   /** Resolved and replaced whenever `down` changes, so waiters look again. */
@@ -142,48 +144,48 @@ export class MemoryLimiter implements RequestLimiter {
     const o = this.#state(origin);
     const asked = this.#now();
     let probe = false;
+    let slot = false;
     try {
-      // The origin must be up (or this request is its probe) and not paused.
+      // One loop, the origin's state looked at again after every wait: a
+      // pause or a down origin that began while this request waited for a
+      // connection slot or for its turn holds it too, and a turn reserved
+      // before a pause is reserved again after it (the pause reset the
+      // budget's clock), so the waiters do not all go at once when it ends.
       for (;;) {
         if (signal?.aborted) throw new DlrError('interrupted', 'interrupted');
         if (o.dead) throw o.dead;
         const now = this.#now();
-        if (o.down) {
+        if (o.down && !probe) {
           if (o.down.probing || now < o.down.retryAt) {
             await waitFor(o.down.probing ? 60_000 : o.down.retryAt - now, o.changed.promise, signal);
             continue;
           }
           o.down.probing = true;
           probe = true;
-          break;
         }
-        if (now < o.pausedUntil) {
+        if (!probe && now < o.pausedUntil) {
           // Each waiter wakes a little apart, so a fleet does not return in lockstep.
           const jitter = this.#random() * Math.min(1_000, (o.pausedUntil - now) / 10);
           await waitFor(o.pausedUntil - now + jitter, o.changed.promise, signal);
           continue;
         }
-        break;
-      }
-      await o.slots.acquire(signal);
-      const params = o.requestParams();
-      if (params !== undefined) {
-        const r = gcraReserve(o.tat, this.#now(), params);
-        o.tat = r.tat;
-        if (r.waitMs > 0) {
-          try {
-            await sleep(r.waitMs, signal);
-            // A 429 that came while this request waited for its turn pauses it too.
-            for (let now = this.#now(); now < o.pausedUntil && !probe; now = this.#now()) {
-              await waitFor(o.pausedUntil - now + this.#random() * Math.min(1_000, (o.pausedUntil - now) / 10), undefined, signal);
-            }
-          } catch (error) {
-            o.slots.release();
-            throw error;
-          }
+        if (!slot) {
+          await o.slots.acquire(signal);
+          slot = true;
+          continue;
         }
+        const params = probe ? undefined : o.requestParams();
+        if (params === undefined) break;
+        const epoch = o.pauseEpoch;
+        const r = gcraReserve(o.tat, now, params);
+        o.tat = r.tat;
+        if (r.waitMs <= 0) break;
+        await waitFor(r.waitMs, o.changed.promise, signal);
+        // Woken by a pause (or the turn came): reserve again unless nothing changed.
+        if (o.pauseEpoch === epoch && this.#now() >= now + r.waitMs - 1) break;
       }
     } catch (error) {
+      if (slot) o.slots.release();
       if (probe && o.down) {
         o.down.probing = false;
         o.notify();
@@ -220,7 +222,7 @@ export class MemoryLimiter implements RequestLimiter {
           return error;
         }
         settled = true;
-        return this.#unreachable(o, error);
+        return this.#unreachable(o, error, probe);
       },
       release: () => {
         if (released) return;
@@ -265,11 +267,22 @@ export class MemoryLimiter implements RequestLimiter {
     const until = this.#now() + ms;
     if (until <= o.pausedUntil) return;
     o.pausedUntil = until;
+    // Turns reserved before the pause are void: their requests reserve again
+    // after it, from the pause's end (no burst of stale turns when it lifts).
+    o.pauseEpoch++;
+    o.tat = until;
+    o.notify();
     this.#options.onOriginEvent?.({ type: 'origin-pause', origin: o.origin, ms, status });
   }
 
-  #unreachable(o: OriginState, error: DlrError): DlrError {
+  #unreachable(o: OriginState, error: DlrError, probe: boolean): DlrError {
     const now = this.#now();
+    if (o.down !== undefined && !probe) {
+      // A request that was already on its way when the origin went down:
+      // the same outage, not another try. Only the probe spends the schedule.
+      return new DlrError(error.code, error.message, { cause: error, detail: error.detail, originWide: true });
+    }
+    if (o.dead) return o.dead;
     if (o.down === undefined) {
       const notFound = error.detail === 'ENOTFOUND';
       const delays = this.#options.unreachableDelaysMs;

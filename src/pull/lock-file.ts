@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { DlrError, toDlrError } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 
@@ -145,8 +145,9 @@ export function formatLockFile(lock: LockFile): string {
       ...(p.revision !== undefined ? { revision: p.revision } : {}),
       ...(p.commit !== undefined ? { commit: p.commit } : {}),
       dir: p.dir,
-      include: [...p.include],
-      exclude: [...p.exclude],
+      // Sorted and deduplicated: the same set of patterns in another order is the same pull (and the same bytes).
+      include: [...new Set(p.include)].sort(byText),
+      exclude: [...new Set(p.exclude)].sort(byText),
       files: [...p.files]
         .sort((a, b) => byText(a.path, b.path))
         .map((f) => ({
@@ -168,6 +169,55 @@ export function withPull(lock: LockFile | undefined, entry: LockedPull): LockFil
 
 export function findPull(lock: LockFile | undefined, source: string, dir: string): LockedPull | undefined {
   return lock?.pulls.find((p) => p.dir === dir && p.source === source);
+}
+
+/**
+ * Records one pull in the lock file: read it afresh, put this pull in, write
+ * it back atomically, all under a short writer lock (`<lock>.writing`), so
+ * two pulls into different folders that share one lock file (`make -j`,
+ * parallel npm scripts) both end up in it instead of the last writer's copy
+ * winning. A writer lock left by a dead process, or older than a minute, is
+ * taken over; waiting for a live one gives up after 30 s.
+ */
+export async function recordPull(path: string, entry: LockedPull): Promise<void> {
+  const guard = `${path}.writing`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await writeFile(guard, `${process.pid}\n`, { flag: 'wx' });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw toDlrError(error, { path: guard });
+      if (await staleGuard(guard)) {
+        await unlink(guard).catch(() => undefined);
+        continue;
+      }
+      if (Date.now() > deadline) throw new DlrError('locked', `another dlr pull is writing ${path} (${guard}); try again later`);
+      await new Promise((r) => setTimeout(r, 25 + Math.random() * 25));
+    }
+  }
+  try {
+    await writeLockFile(path, withPull(await readLockFile(path), entry));
+  } finally {
+    await unlink(guard).catch(() => undefined);
+  }
+}
+
+async function staleGuard(guard: string): Promise<boolean> {
+  try {
+    const [text, st] = await Promise.all([readFile(guard, 'utf8'), stat(guard)]);
+    const pid = Number(text.trim());
+    if (Date.now() - st.mtimeMs > 60_000) return true;
+    if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  } catch {
+    return false;
+  }
 }
 
 export async function writeLockFile(path: string, lock: LockFile): Promise<void> {

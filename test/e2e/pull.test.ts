@@ -121,6 +121,20 @@ describe('dlr pull (Hub)', () => {
     expect(again.stderr).toMatch(/0 fetched, 3 present/);
   });
 
+  it('keeps every pull when several write one lock file at once, and takes the patterns as a set', async () => {
+    const runs = await Promise.all(
+      ['a', 'b', 'c', 'd'].map((d, i) => dlr(['hf:org/embedder', '--dir', `models/${d}`, '--include', i % 2 ? 'onnx/' : '*.json'])),
+    );
+    for (const run of runs) expect(run.code, run.stderr).toBe(0);
+    const lock = JSON.parse(await readFile(lockPath(), 'utf8'));
+    expect(lock.pulls.map((p: { dir: string }) => p.dir)).toEqual(['models/a', 'models/b', 'models/c', 'models/d']);
+    // Patterns are stored sorted, and --frozen takes them in any order.
+    expect((await dlr(['hf:org/embedder', '--dir', 'models/e', '--include', 'onnx/', '--include', '*.json'])).code).toBe(0);
+    const frozen = await dlr(['hf:org/embedder', '--dir', 'models/e', '--frozen', '--include', '*.json', '--include', 'onnx/']);
+    expect(frozen.code, frozen.stderr).toBe(0);
+    expect(JSON.parse(await readFile(lockPath(), 'utf8')).pulls.find((p: { dir: string }) => p.dir === 'models/e').include).toEqual(['*.json', 'onnx/']);
+  });
+
   it('--frozen with every file present and matching sends no request at all', async () => {
     expect((await dlr(['hf:org/embedder', '--dir', 'models/embedder'])).code).toBe(0);
     const lockBefore = await readFile(lockPath(), 'utf8');

@@ -209,3 +209,48 @@ describe('MemoryLimiter: a pause that starts while a request waits for its turn'
     expect(performance.now() - t0).toBeGreaterThanOrEqual(950);
   });
 });
+
+describe('MemoryLimiter: requests of the same moment (a black-box hunt found these)', () => {
+  it('counts failures of requests already in flight when the origin went down as one outage, not as tries', async () => {
+    const l = limiter({}, { unreachableDelaysMs: [200, 200, 200] });
+    const inFlight = await Promise.all([0, 1, 2, 3].map(() => l.acquire('http://a')));
+    const errors = inFlight.map((p) => {
+      const e = p.failed(refused());
+      p.release();
+      return e;
+    });
+    expect(errors.every((e) => e.originWide)).toBe(true);
+    // The schedule is untouched: the next request waits for the first delay and probes; it answers, the origin is up.
+    const t0 = performance.now();
+    const probe = await l.acquire('http://a');
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(180);
+    probe.answered(200, {});
+    probe.release();
+    (await l.acquire('http://a')).release();
+  });
+
+  it('holds a request that waited for a connection slot when a 429 paused the origin meanwhile', async () => {
+    const l = limiter({ maxConnections: 1 });
+    const first = await l.acquire('http://a');
+    const t0 = performance.now();
+    const queued = l.acquire('http://a');
+    first.answered(429, { 'retry-after': '1' });
+    first.release();
+    (await queued).release();
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(950);
+  });
+
+  it('spaces the waiters by the budget when a pause lifts, instead of letting them all go at once', async () => {
+    const l = limiter({ requestsPerMinute: 600, burst: 1 }); // 100 ms apart
+    const first = await l.acquire('http://a');
+    const times: number[] = [];
+    const waiters = [0, 1, 2].map(() => l.acquire('http://a').then((p) => (times.push(performance.now()), p.release())));
+    first.answered(429, { 'retry-after': '1' });
+    first.release();
+    await Promise.all(waiters);
+    times.sort((a, b) => a - b);
+    // After the pause the learned rate is 300/min (200 ms apart): never two within ~150 ms.
+    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(150);
+    expect(times[2]! - times[1]!).toBeGreaterThanOrEqual(150);
+  });
+});
