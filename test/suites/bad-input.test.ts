@@ -443,7 +443,9 @@ describe('bad-input suite: 1x, 10x and 1000x', () => {
     }
     const [one, ten, thousand] = seconds as [number, number, number];
     console.log(`${c.name}: 1x ${one.toFixed(2)} s, 10x ${ten.toFixed(2)} s, 1000x ${thousand.toFixed(2)} s`);
-    const bound = c.name === 'many rows' ? 10 : 5 * one + 3;
+    // Many rows must grow, linearly: 100k rows take ~1.5 s idle and 10 s was seen on a loaded CI
+    // machine; a quadratic plan or listing would take hours at 100k, far past this bound.
+    const bound = c.name === 'many rows' ? 25 : 5 * one + 3;
     expect(ten, `1x ${one.toFixed(2)} s, 10x ${ten.toFixed(2)} s`).toBeLessThan(bound);
     expect(thousand, `1x ${one.toFixed(2)} s, 1000x ${thousand.toFixed(2)} s`).toBeLessThan(bound);
   }, 120_000);
