@@ -6,6 +6,9 @@ import { toDlrError, type DlrError } from '../errors.js';
 import type { HttpClient } from '../http/client.js';
 import { redactUrl, stripUrlCredentials } from '../http/credentials.js';
 import { appendHistory } from '../history/append-history.js';
+import { planDownloads } from '../history/plan.js';
+import { readHistory } from '../history/read-history.js';
+import { pathExists } from '../util/fs.js';
 import { hashCachePathFor, updateHashCache } from '../history/hash-cache.js';
 import type { OriginEvent } from '../limiter/memory-limiter.js';
 import { fetchOne } from './fetch-one.js';
@@ -165,6 +168,10 @@ async function downloadWith(
       },
     });
     if (result.status !== 'done' || !intoTypeFolder || result.path === undefined || resolved === undefined) return { result, addedTo: undefined };
+    // A file the history already keeps (under another form of its URL, or the
+    // same): another row would name the same file, and every nightly run after
+    // would report it as invalid-row (two URLs, one file) and exit 1.
+    if (await historyKeeps(settings, result.path)) return { result, addedTo: undefined };
     await appendHistory(settings.historyPath, {
       timestamp: new Date(),
       modelType: request.typeAsGiven ?? type!,
@@ -176,4 +183,12 @@ async function downloadWith(
   } finally {
     if (shared === undefined) await locks.releaseAll();
   }
+}
+
+/** Whether a row of the history already plans a download to `path`. A missing history keeps nothing. */
+async function historyKeeps(settings: RunSettings, path: string): Promise<boolean> {
+  if (!(await pathExists(settings.historyPath))) return false;
+  const history = await readHistory(settings.historyPath);
+  const planned = await planDownloads(history.rows, settings.dirFor);
+  return planned.some((entry) => entry.path === path);
 }

@@ -396,6 +396,18 @@ describe('dlr history and dlr download --type', () => {
     expect(failed.code).toBe(1);
     expect(await readFile(w.historyPath, 'utf8')).toBe(history);
   });
+
+  it('adds no second row for a file the history already keeps under another URL, so the nightly run stays clean', async () => {
+    // lora1.safetensors is row /1's file; the same file under another URL form (a query) is fetched again with -f.
+    await dlr(['redownload', 'all']);
+    const before = await readFile(w.historyPath, 'utf8');
+    const again = await dlr(['download', `${w.server.url('/1')}?v=same`, '--type', 'lora', '--filename', 'lora1.safetensors', '-f']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(await readFile(w.historyPath, 'utf8')).toBe(before);
+    const night = await dlr(['redownload', 'all']);
+    expect(night.code, night.stderr).toBe(0);
+    expect(night.stderr).not.toMatch(/invalid-row/);
+  });
 });
 
 describe('dlr download --type with a type dlr does not know', () => {
