@@ -27,9 +27,8 @@ interface Member {
   readonly historyPath: string;
 }
 
-const describeFleet = REDIS_SERVER === undefined ? describe.skip : describe;
 
-describeFleet('fleet mode (redownload --coordinator, real redis-server)', () => {
+describe.skipIf(REDIS_SERVER === undefined)('fleet mode (redownload --coordinator, real redis-server)', () => {
   let server: FaultServer;
   let redis: Redis;
   const cleanups: Array<() => Promise<void>> = [];

@@ -16,9 +16,8 @@ function freeze(ms: number): void {
   }
 }
 
-const describeFleet = REDIS_SERVER === undefined ? describe.skip : describe;
 
-describeFleet('file leases and fencing (real redis-server)', () => {
+describe.skipIf(REDIS_SERVER === undefined)('file leases and fencing (real redis-server)', () => {
   let redis: Redis;
   let a: Coordinator;
   let b: Coordinator;
