@@ -254,3 +254,15 @@ describe('MemoryLimiter: requests of the same moment (a black-box hunt found the
     expect(times[2]! - times[1]!).toBeGreaterThanOrEqual(150);
   });
 });
+
+describe('MemoryLimiter: a rate learned by an earlier run', () => {
+  it('starts from it, one at a time, instead of the budget and its burst', async () => {
+    const l = limiter({ requestsPerMinute: 60_000, burst: 10 }, { learned: { 'http://a': 600 } }); // 100 ms apart
+    const t0 = performance.now();
+    for (let i = 0; i < 3; i++) (await l.acquire('http://a')).release();
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(190);
+    const u0 = performance.now();
+    for (let i = 0; i < 3; i++) (await l.acquire('http://b')).release();
+    expect(performance.now() - u0).toBeLessThan(50);
+  });
+});
