@@ -153,7 +153,8 @@ const NETWORK_ERRNOS = new Set([
 
 const DISK_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'EEXIST', 'EMFILE', 'EFBIG', 'EIO', 'ENAMETOOLONG', 'ELOOP']);
 
-function errnoOf(error: unknown): string | undefined {
+/** The string `code` of a Node system error (`ENOENT`), if it has one. */
+export function errnoOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }

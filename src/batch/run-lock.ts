@@ -3,7 +3,7 @@ import { constants, lstatSync, readFileSync, unlinkSync } from 'node:fs';
 import { link, lstat, mkdir, open, realpath, rename, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { DlrError, toDlrError } from '../errors.js';
+import { DlrError, errnoOf, toDlrError } from '../errors.js';
 import { removeOrphans, tempPathBeside } from '../util/fs.js';
 
 /** The lock file's name inside each download directory. */
@@ -440,9 +440,4 @@ function isZombie(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-function errnoOf(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
 }

@@ -1,6 +1,6 @@
 import { DlrError } from '../errors.js';
 import { serverWaitMs, type HeaderMap } from '../http/status-error.js';
-import { MemoryLimiter, type MemoryLimiterOptions, type OriginEvent } from '../limiter/memory-limiter.js';
+import { MemoryLimiter, observedRpm, type MemoryLimiterOptions, type OriginEvent } from '../limiter/memory-limiter.js';
 import { reportOrigins, type BudgetFor, type OriginBudget, type OriginCounters, type OriginStats, type RequestLimiter, type RequestPermit } from '../limiter/types.js';
 import { sleep } from '../util/sleep.js';
 import type { Coordinator } from './coordinator.js';
@@ -198,11 +198,4 @@ export class RedisLimiter implements RequestLimiter {
   #counters(): OriginCounters[] {
     return [...this.#origins.values()].map((o) => ({ ...o, learnedRpm: o.learned }));
   }
-}
-
-/** Requests per minute over the last minute's send times; undefined with fewer than two. */
-function observedRpm(sent: readonly number[]): number | undefined {
-  if (sent.length < 2) return undefined;
-  const span = Math.max(1_000, sent[sent.length - 1]! - sent[0]!);
-  return ((sent.length - 1) / span) * 60_000;
 }

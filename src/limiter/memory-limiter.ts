@@ -87,7 +87,7 @@ class OriginState {
 }
 
 /** Requests per minute over the last minute's send times; undefined with fewer than two. */
-function observedRpm(sent: readonly number[]): number | undefined {
+export function observedRpm(sent: readonly number[]): number | undefined {
   if (sent.length < 2) return undefined;
   const span = Math.max(1_000, sent[sent.length - 1]! - sent[0]!);
   return ((sent.length - 1) / span) * 60_000;
